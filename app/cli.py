@@ -1,0 +1,307 @@
+"""The ``breachdesk`` command: a Flask CLI group over ``create_app`` plus Breachdesk's own commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from app import ROOT, create_app
+from app.errors import StartupError
+from app.extensions import db
+from app.roles import ROLE_NAMES
+from app.services import ServiceError
+
+
+def _app_factory():  # type: ignore[no-untyped-def]
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_app_factory, add_default_commands=True, help="Breachdesk case tracker.")
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"breachdesk: {message}", err=True)
+    sys.exit(code)
+
+
+# --- database ---------------------------------------------------------------------------------
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+cli.add_command(db_cli)
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to the configured database (an empty SQLite file is created if needed)."""
+    from alembic import command
+
+    url = current_app.config["BREACHDESK"].database_url
+    command.upgrade(alembic_config(url), revision)
+    click.echo(f"Database is at revision {revision} ({db.engine.url.render_as_string(hide_password=True)}).")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's migration revision."""
+    from alembic import command
+
+    command.current(alembic_config(current_app.config["BREACHDESK"].database_url))
+
+
+# --- users ------------------------------------------------------------------------------------
+
+users_cli = AppGroup("users", help="Accounts.")
+cli.add_command(users_cli)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name.")
+@click.option("--role", required=True, type=click.Choice(ROLE_NAMES), help="What they do in Breachdesk.")
+@click.option("--team", "team_key", help="Team key, e.g. communications (created if new).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def users_create(email: str, name: str, role: str, team_key: str | None, password_stdin: bool) -> None:
+    """Create an account. Without --password-stdin you are asked for the password twice."""
+    from app.services.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(db.session, actor=None, email=email, name=name, role=role, password=password,
+                           team_key=team_key)
+    except ServiceError as error:
+        db.session.rollback()
+        fail(str(error))
+    db.session.commit()
+    click.echo(f"Created {user.email} ({user.role}).")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List accounts."""
+    from app.models import User
+
+    users = db.session.scalars(select(User).order_by(User.email)).all()
+    if not users:
+        click.echo("No accounts yet. Create one with: breachdesk users create EMAIL --name NAME --role admin")
+        return
+    width = max(len(u.email) for u in users)
+    for user in users:
+        team = user.team.key if user.team else "-"
+        state = "active" if user.active else "disabled"
+        click.echo(f"{user.email:<{width}}  {user.role:<17} {team:<16} {state:<8} {user.name}")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def users_disable(email: str) -> None:
+    """Disable an account and end its sessions."""
+    from app.services.users import disable_user, find_by_email
+
+    user = find_by_email(db.session, email)
+    if user is None:
+        fail(f"no account for {email}")
+    try:
+        disable_user(db.session, actor=None, user=user)
+    except ServiceError as error:
+        fail(str(error))
+    db.session.commit()
+    click.echo(f"Disabled {user.email}; their sessions have ended.")
+
+
+# --- workflows --------------------------------------------------------------------------------
+
+workflows_cli = AppGroup("workflows", help="Workflow definitions.")
+cli.add_command(workflows_cli)
+
+
+@workflows_cli.command("check", with_appcontext=False)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def workflows_check(paths: tuple[Path, ...]) -> None:
+    """Check workflow files (default: every file in workflows/). Exits 1 on any problem."""
+    from app.config import Settings
+    from app.policy import load_catalogues
+    from app.workflow.loader import load_workflow_dir
+    from app.workflow.source import DefinitionError
+
+    base = Settings.from_env(ROOT / "instance").workflows_path
+    try:
+        catalogues = load_catalogues(base / "policies")
+        if paths:
+            files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
+            # Links may point at shipped workflows: check the named files against the shipped set.
+            shipped = {f.stem: f for f in sorted(base.glob("*.yaml"))}
+            named = {f.stem: f for f in files}
+            load_workflow_dir([*named.values(), *(f for k, f in shipped.items() if k not in named)], catalogues.known)
+        else:
+            files = sorted(base.glob("*.yaml"))
+            load_workflow_dir(files, catalogues.known)
+    except DefinitionError as error:
+        fail(str(error))
+    click.echo(f"{len(files)} workflow file(s) OK; {len(list(catalogues))} policy catalogue(s) OK.")
+
+
+@workflows_cli.command("show")
+@click.argument("key")
+def workflows_show(key: str) -> None:
+    """Print a workflow's states, transitions and time limits."""
+    registry = current_app.extensions["breachdesk.workflows"]
+    if key not in registry:
+        fail(f"no workflow {key!r}; known: {', '.join(sorted(registry.current))}")
+    d = registry.get(key)
+    click.echo(f"{d.title} ({d.key}, version {d.version}, {d.side} side)")
+    click.echo("\nStates:")
+    for s in d.states.values():
+        marks = [m for m, on in (("start", s.key == d.initial), ("final", s.final), ("clock paused", s.clock_paused))
+                 if on]
+        click.echo(f"  {s.key:<28} {s.title}" + (f"  [{', '.join(marks)}]" if marks else ""))
+    click.echo("\nTransitions:")
+    for t in d.transitions.values():
+        click.echo(f"  {t.key:<28} {', '.join(t.from_states)} -> {t.to}   roles: {', '.join(t.roles)}")
+        for f in t.fields:
+            click.echo(f"      field {f.key} ({f.type}{', required' if f.required else ''})")
+    if d.deadlines:
+        click.echo("\nDeadlines:")
+        for dl in d.deadlines.values():
+            click.echo(f"  {dl.key:<28} {dl.duration:<22} {dl.why}")
+
+
+@workflows_cli.command("migrate")
+@click.argument("key")
+@click.option("--dry-run", is_flag=True, help="Say what would move without changing anything.")
+def workflows_migrate(key: str, dry_run: bool) -> None:
+    """Move open incidents of KEY to the current file's version (only if every state still exists)."""
+    from app.services.workflow_versions import MigrationBlocked, migrate_open_incidents
+
+    registry = current_app.extensions["breachdesk.workflows"]
+    if key not in registry:
+        fail(f"no workflow {key!r}")
+    try:
+        moved = migrate_open_incidents(db.session, registry, key, actor=None, dry_run=dry_run)
+    except MigrationBlocked as blocked:
+        db.session.rollback()
+        fail(str(blocked))
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"Would move {len(moved)} open incident(s) to version {registry.get(key).version}.")
+    else:
+        db.session.commit()
+        click.echo(f"Moved {len(moved)} open incident(s) to version {registry.get(key).version}.")
+
+
+# --- audit, deadlines, demo ------------------------------------------------------------------
+
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
+cli.add_command(audit_cli)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; name the first broken row. Exits 1 if the chain is broken."""
+    from app.models import AuditEvent
+    from app.services.audit import verify_chain
+
+    problem = verify_chain(db.session)
+    count = db.session.scalar(select(db_count(AuditEvent.id)))
+    if problem:
+        where = f"row {problem.event_id}" if problem.event_id else "the end of the chain"
+        fail(f"audit chain broken at {where}: {problem.reason}")
+    click.echo(f"Audit chain intact: {count} row(s).")
+
+
+def db_count(column):  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    return func.count(column)
+
+
+@cli.command("deadline", with_appcontext=False)
+@click.argument("start", metavar="FROM")
+@click.argument("duration", nargs=-1, required=True)
+@click.option("--calendar", default="england-and-wales", show_default=True,
+              help="england-and-wales, scotland or northern-ireland")
+def deadline(start: str, duration: tuple[str, ...], calendar: str) -> None:
+    """Print when DURATION from FROM falls due (ISO 8601).
+
+    \b
+    Examples:
+      breachdesk deadline 2026-12-23 5 working days          -> 2027-01-04
+      breachdesk deadline 2026-11-27 1 working day --calendar scotland
+      breachdesk deadline 2026-05-31 3 months less 1 day     -> 2026-08-30
+      breachdesk deadline 2026-11-23T10:00 24 hours          -> 2026-11-24T10:00:00+00:00
+    """
+    from datetime import datetime
+
+    from app.timing import (
+        DurationError,
+        UnknownCalendar,
+        WhenError,
+        due_at,
+        due_date,
+        get_calendar,
+        parse_duration,
+        parse_when,
+    )
+
+    try:
+        cal = get_calendar(calendar)
+        parsed = parse_duration(" ".join(duration))
+        when = parse_when(start)
+        if parsed.is_hours:
+            if not isinstance(when, datetime):
+                fail(f"'{' '.join(duration)}' is counted in hours: give FROM as a date and time, e.g. {start}T09:00")
+            click.echo(due_at(when, parsed, cal).astimezone(when.tzinfo).isoformat())
+        else:
+            day = when.date() if isinstance(when, datetime) else when
+            click.echo(due_date(day, parsed, cal).isoformat())
+    except (DurationError, WhenError, UnknownCalendar) as error:
+        fail(str(error))
+
+
+@cli.command("demo")
+@click.option("--password", default=None, help="Password for every demo account (default: breachdesk-demo-2026).")
+def demo(password: str | None) -> None:
+    """Create (or refresh) a demo organisation: one user per role and realistic incidents."""
+    from app.services.demo import DEMO_PASSWORD, load_demo
+
+    settings = current_app.config["BREACHDESK"]
+    if settings.env == "production":
+        fail("refusing to create demo accounts in production (BREACHDESK_ENV=production)")
+    result = load_demo(db.session, current_app.extensions["breachdesk.workflows"], password or DEMO_PASSWORD)
+    db.session.commit()
+    click.echo(f"Demo organisation ready: {result.incidents} incident(s) ({result.created} new).")
+    click.echo(f"Sign in at {settings.base_url}/login with any of these (password: {password or DEMO_PASSWORD}):")
+    for email, role in result.accounts:
+        click.echo(f"  {email:<34} {role}")
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="breachdesk")
+    except StartupError as error:
+        fail(str(error), 2)
+    except (OperationalError, ProgrammingError) as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        fail(f"database error: {reason}. Has `breachdesk db upgrade` been run on this database?", 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Extensions created without an app and bound in ``create_app`` (the application-factory pattern)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from app.errors import StartupError
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and write transactions that take the lock at BEGIN.
+
+    pysqlite begins transactions lazily and in DEFERRED mode, so two writers that both read first
+    fail with "database is locked" instead of waiting. SQLAlchemy's documented workaround is to
+    switch off pysqlite's own transaction handling and emit BEGIN IMMEDIATE ourselves.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """Create an engine for a database URL, turning every configuration mistake into a StartupError."""
+    if not url:
+        raise StartupError("No database configured: set BREACHDESK_DATABASE_URL.")
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, **options)
+            _configure_sqlite(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, **options)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise StartupError(f"BREACHDESK_DATABASE_URL is not a usable database URL: {exc}") from None
+    return engine
+
+
+def check_connection(engine: Engine) -> None:
+    """Fail fast, in one line, when the database cannot be reached."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StartupError(
+            f"Cannot reach the database at {engine.url.render_as_string(hide_password=True)}: {reason}"
+        ) from None
+
+
+class Database:
+    """One engine and a scoped session per thread; the request (or CLI command) owns the commit."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
+
+    def init_app(self, app: Flask, url: str) -> None:
+        self.bind(make_engine(url))
+        app.teardown_appcontext(self._remove_session)
+
+    def bind(self, engine: Engine) -> None:
+        if self.engine is not None and self.engine is not engine:
+            self.session.remove()
+            self.engine.dispose()
+        self.engine = engine
+        self.session.configure(bind=engine)
+
+    @staticmethod
+    def _remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+    @property
+    def dialect(self) -> str:
+        assert self.engine is not None
+        return self.engine.dialect.name
+
+
+db = Database()
+login_manager = LoginManager()
+csrf = CSRFProtect()

@@ -1,0 +1,182 @@
+"""Incident list, incident page, opening an incident and taking a transition."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+from app.extensions import db
+from app.incidents import bp
+from app.incidents.forms import OpenIncidentForm, submitted_values, transition_form
+from app.models import Incident, IncidentLink
+from app.permissions import can_open, can_transition, visible_incidents
+from app.services import NotFound, ServiceError
+from app.services import audit as audit_service
+from app.services.incidents import (
+    IncidentChangedElsewhere,
+    OpenRequest,
+    definition_for,
+    get_visible,
+    open_incident,
+    take_transition,
+)
+from app.web import workflows
+from app.workflow import TransitionNotAllowed, available
+
+PAGE_SIZE = 50
+
+
+@bp.get("/")
+def home() -> Response:
+    return redirect(url_for("incidents.index"))
+
+
+@bp.get("/incidents")
+@login_required
+def index() -> str:
+    registry = workflows()
+    workflow_key = request.args.get("workflow", "")
+    state = request.args.get("state", "")
+    query_text = request.args.get("q", "").strip()[:200]
+    status = request.args.get("status", "open")
+    before = request.args.get("before", type=int)
+    query = select(Incident).where(visible_incidents(current_user))
+    if workflow_key in registry:
+        query = query.where(Incident.workflow_key == workflow_key)
+    if state:
+        query = query.where(Incident.state == state)
+    if status == "open":
+        query = query.where(Incident.closed_at.is_(None))
+    elif status == "closed":
+        query = query.where(Incident.closed_at.is_not(None))
+    if query_text:
+        pattern = "%" + query_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Incident.reference.ilike(pattern, escape="\\"),
+                                Incident.title.ilike(pattern, escape="\\")))
+    if before:
+        query = query.where(Incident.id < before)
+    rows = db.session.scalars(
+        query.options(joinedload(Incident.assignee), joinedload(Incident.subject))
+        .order_by(Incident.id.desc()).limit(PAGE_SIZE + 1)
+    ).all()
+    incidents, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    next_before = incidents[-1].id if more and incidents else None
+    openable = [d for d in registry if can_open(current_user, d)]
+    return render_template(
+        "incidents/index.html", incidents=incidents, registry=registry, workflow_key=workflow_key, state=state,
+        q=query_text, status=status, next_before=next_before, openable=openable, paged=before is not None,
+    )
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@login_required
+def new() -> Response | tuple[str, int]:
+    registry = workflows()
+    openable = [d for d in registry if can_open(current_user, d)]
+    if not openable:
+        abort(403, "Your role does not open incidents.")
+    form = OpenIncidentForm()
+    form.set_workflows(openable)
+    if request.method == "GET" and request.args.get("workflow") in registry:
+        form.workflow.data = request.args["workflow"]
+    if form.validate_on_submit():
+        try:
+            incident = open_incident(
+                db.session, registry,
+                OpenRequest(workflow_key=form.workflow.data or "", title=form.title.data or "",
+                            summary=form.summary.data, severity=form.severity.data, calendar=form.calendar.data,
+                            restricted=bool(form.restricted.data), assignee=current_user._get_current_object()),
+                actor=current_user._get_current_object(),
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            form.title.errors = [*form.title.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(f"{incident.reference} opened.", "success")
+            return redirect(url_for("incidents.show", incident_id=incident.id))
+    return render_template("incidents/new.html", form=form), 400 if form.errors else 200
+
+
+def _load(incident_id: int) -> Incident:
+    try:
+        return get_visible(db.session, incident_id, current_user._get_current_object())
+    except NotFound:
+        abort(404)
+
+
+def _render_incident(incident: Incident, forms: dict | None = None, status: int = 200) -> tuple[str, int]:
+    registry = workflows()
+    definition = definition_for(db.session, registry, incident)
+    choices = [t for t in available(definition, incident.state, current_user.role)
+               if can_transition(current_user, incident, t)]
+    forms = forms or {}
+    for t in choices:
+        if t.key not in forms:
+            forms[t.key] = transition_form(t, registry.catalogues, formdata=None, data={"version": incident.version})
+    links = db.session.scalars(
+        select(IncidentLink).where(or_(IncidentLink.from_id == incident.id, IncidentLink.to_id == incident.id))
+        .options(joinedload(IncidentLink.source), joinedload(IncidentLink.target))
+    ).all()
+    return render_template(
+        "incidents/show.html", incident=incident, definition=definition, transitions=choices, forms=forms,
+        history=audit_service.history(db.session, incident), links=links, catalogues=registry.catalogues,
+    ), status
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required
+def show(incident_id: int) -> tuple[str, int]:
+    incident = db.session.scalar(
+        select(Incident).where(Incident.id == incident_id).options(
+            selectinload(Incident.posts), selectinload(Incident.evidence_files), selectinload(Incident.clauses),
+            selectinload(Incident.deadlines), joinedload(Incident.subject), joinedload(Incident.assignee),
+        )
+    )
+    if incident is None:
+        abort(404)
+    incident = _load(incident.id)
+    return _render_incident(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/transitions/<key>")
+@login_required
+def transition(incident_id: int, key: str) -> Response | tuple[str, int]:
+    incident = _load(incident_id)
+    registry = workflows()
+    definition = definition_for(db.session, registry, incident)
+    spec = definition.transitions.get(key)
+    if spec is None:
+        abort(404)
+    form = transition_form(spec, registry.catalogues)
+    if not form.validate_on_submit():
+        flash("Check the form: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+        return _render_incident(incident, {key: form}, 400)
+    if not can_transition(current_user, incident, spec):
+        flash(f"'{spec.title}' is not available to you on {incident.reference} now "
+              f"(it is at '{definition.states[incident.state].title}').", "error")
+        return _render_incident(incident, status=409)
+    try:
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        take_transition(db.session, registry, incident, key, actor=current_user._get_current_object(),
+                        values=submitted_values(form, spec), comment=form.comment.data, expected_version=expected)
+        db.session.commit()
+    except TransitionNotAllowed as refused:
+        db.session.rollback()
+        for field_key, message in refused.field_errors.items():
+            target = getattr(form, f"f_{field_key}", None) or (form.comment if field_key == "comment" else None)
+            if target is not None:
+                target.errors = [*(target.errors or []), message]
+        flash(refused.reason, "error")
+        return _render_incident(db.session.get(Incident, incident_id), {key: form}, 422)
+    except (IncidentChangedElsewhere, StaleDataError):
+        db.session.rollback()
+        fresh = db.session.get(Incident, incident_id)
+        flash(str(IncidentChangedElsewhere(fresh)), "error")
+        return _render_incident(fresh, status=409)
+    flash(f"{incident.reference}: {spec.title} — done.", "success")
+    return redirect(url_for("incidents.show", incident_id=incident.id))

@@ -1,0 +1,40 @@
+"""All models, imported here so the metadata is complete for Alembic and the app."""
+
+from app.models.audit import AuditChainHead, AuditEvent
+from app.models.base import Base
+from app.models.deadlines import Deadline
+from app.models.evidence import EvidenceFile, Post
+from app.models.incidents import Incident, IncidentKind, ReferenceCounter, Severity
+from app.models.outbox import OutboxMessage
+from app.models.people import Person, PersonRole, SocialHandle
+from app.models.settings import ClosureDay, OrganisationSettings
+from app.models.subjects import PersonFlag, Warning
+from app.models.users import LoginFailure, Team, User
+from app.models.workflow import IncidentClause, IncidentLink, WorkflowVersion
+
+__all__ = [
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "ClosureDay",
+    "Deadline",
+    "EvidenceFile",
+    "Incident",
+    "IncidentClause",
+    "IncidentLink",
+    "IncidentKind",
+    "LoginFailure",
+    "OrganisationSettings",
+    "OutboxMessage",
+    "Person",
+    "PersonFlag",
+    "PersonRole",
+    "Post",
+    "ReferenceCounter",
+    "Severity",
+    "SocialHandle",
+    "Team",
+    "User",
+    "Warning",
+    "WorkflowVersion",
+]

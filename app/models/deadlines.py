@@ -1,0 +1,50 @@
+"""Named deadlines running on incidents: when they fall due, why they exist, paused time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utcnow
+from app.models.base import Base
+
+if TYPE_CHECKING:
+    from app.models.incidents import Incident
+
+DEADLINE_STATUSES = ("running", "paused", "met", "cancelled")
+
+
+class Deadline(Base):
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'paused', 'met', 'cancelled')", name="known_status"),
+        Index("ix_deadlines_status_due_at", "status", "due_at"),
+        Index("ix_deadlines_incident_id", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    why: Mapped[str] = mapped_column(Text)
+    duration: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    paused_at: Mapped[datetime | None]
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+
+    incident: Mapped[Incident] = relationship(back_populates="deadlines")
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in ("running", "paused")
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status == "running" and self.due_at < now

@@ -1,0 +1,128 @@
+"""Incidents: one case moving through one workflow, and the counter behind their references."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utcnow
+from app.models.base import Base
+
+if TYPE_CHECKING:
+    from app.models.deadlines import Deadline
+    from app.models.evidence import EvidenceFile, Post
+    from app.models.people import Person
+    from app.models.users import Team, User
+    from app.models.workflow import IncidentClause
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+
+
+class IncidentKind(StrEnum):
+    REPORTED_POST = "reported_post"
+    ANTAGONISTIC_TAG = "antagonistic_tag"
+    PRESS_APPROACH = "press_approach"
+    HARASSMENT = "harassment"
+    BRAND_REQUEST = "brand_request"
+    MEMBER_CASE = "member_case"
+    TRIBUNAL = "tribunal"
+    REGULATOR = "regulator"
+
+
+KIND_TITLES: dict[str, str] = {
+    "reported_post": "Reported post",
+    "antagonistic_tag": "Antagonistic tag",
+    "press_approach": "Press approach",
+    "harassment": "Harassment",
+    "brand_request": "Brand permission",
+    "member_case": "Member's disciplinary case",
+    "tribunal": "Employment tribunal",
+    "regulator": "Fitness to practise",
+}
+
+
+class ReferenceCounter(Base):
+    """Next reference number per year. Incremented with an UPDATE so concurrent openings never clash."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        CheckConstraint("severity IN ('low', 'medium', 'high', 'critical')", name="known_severity"),
+        CheckConstraint("version >= 1", name="positive_version"),
+        CheckConstraint("side IN ('college', 'union', 'regulator')", name="known_side"),
+        CheckConstraint("(closed_at IS NULL) OR (closed_at >= created_at)", name="closed_after_created"),
+        Index("ix_incidents_workflow_state", "workflow_key", "state"),
+        Index("ix_incidents_assignee_closed", "assignee_id", "closed_at"),
+        Index("ix_incidents_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)
+    # college | union | regulator: copied from the workflow at opening; decides who may see it.
+    side: Mapped[str] = mapped_column(String(16))
+    workflow_key: Mapped[str] = mapped_column(String(64))
+    workflow_version: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(64))
+    state_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    severity: Mapped[str] = mapped_column(String(16), default=Severity.MEDIUM)
+    calendar: Mapped[str] = mapped_column(String(32), default="england-and-wales")
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None]
+    # Optimistic locking: an UPDATE that finds another version raises StaleDataError, so two
+    # people acting at once cannot both move the incident.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    subject: Mapped[Person | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    team: Mapped[Team | None] = relationship()
+    posts: Mapped[list[Post]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="Post.id"
+    )
+    evidence_files: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="EvidenceFile.id"
+    )
+
+    clauses: Mapped[list[IncidentClause]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentClause.clause_key"
+    )
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="Deadline.due_at"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.reference} {self.workflow_key}:{self.state}>"

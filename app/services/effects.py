@@ -1,0 +1,153 @@
+"""Carrying out the effects a workflow file names. Each one touches only the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
+from app.models import Incident, IncidentLink, OutboxMessage, PersonFlag, User, Warning
+from app.permissions import can_view
+from app.services import audit
+from app.services import deadlines as deadline_service
+from app.workflow import WorkflowDef, WorkflowRegistry
+from app.workflow.definition import Ref
+from app.workflow.effects import EFFECTS
+from app.workflow.engine import LONDON
+
+
+@dataclass
+class EffectContext:
+    session: Session
+    registry: WorkflowRegistry
+    definition: WorkflowDef
+    incident: Incident
+    values: dict[str, Any]
+    actor: User | None
+    params: dict[str, Any]
+
+
+def _start_deadline(ctx: EffectContext) -> None:
+    spec = ctx.definition.deadlines[ctx.params["deadline"]]
+    start_at = None
+    if field := ctx.params.get("from_field"):
+        raw = ctx.values.get(field)
+        if raw:
+            day = date.fromisoformat(str(raw)[:10])
+            start_at = datetime.combine(day, time(12, 0), LONDON)
+    duration = None
+    if (when := ctx.params.get("when_field")) and ctx.values.get(when) is True:
+        duration = ctx.params.get("shorten_to")
+    deadline_service.start(ctx.session, ctx.incident, spec, start_at=start_at, duration=duration)
+
+
+def _stop_deadline(ctx: EffectContext) -> None:
+    deadline_service.stop(ctx.incident, ctx.params["deadline"])
+
+
+def _extend_deadline(ctx: EffectContext) -> None:
+    deadline_service.extend(ctx.session, ctx.incident, ctx.params["deadline"], ctx.params["by"])
+
+
+def _record_outcome(ctx: EffectContext) -> None:
+    value = ctx.values.get(ctx.params["field"])
+    if value is not None:
+        ctx.incident.outcome = str(value)[:64]
+
+
+def _set_severity(ctx: EffectContext) -> None:
+    value = ctx.values.get(ctx.params["field"])
+    if value in ("low", "medium", "high", "critical"):
+        ctx.incident.severity = value
+
+
+def _cite_clauses(ctx: EffectContext) -> None:
+    from app.services.incidents import cite
+
+    keys = ctx.values.get(ctx.params["field"]) or []
+    posted = next((p.posted_at for p in ctx.incident.posts if p.posted_at), None)
+    cite(ctx.session, ctx.registry.catalogues, ctx.incident, list(keys), actor=ctx.actor,
+         on=(posted or utcnow()).date())
+
+
+def _open_linked(ctx: EffectContext) -> None:
+    from app.services.incidents import OpenRequest, open_incident
+
+    target = ctx.registry.get(ctx.params["workflow"])
+    source = ctx.incident
+    linked = open_incident(
+        ctx.session, ctx.registry,
+        OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
+                    summary=f"Opened from {source.reference}.", subject=source.subject,
+                    assignee=source.assignee, severity=source.severity, calendar=source.calendar,
+                    restricted=source.restricted,
+                    team=source.team if target.side == source.side else None),
+        actor=ctx.actor, check_role=False,
+    )
+    ctx.session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=ctx.params["relation"]))
+    audit.record(ctx.session, actor=ctx.actor, action="incident.linked", incident=source,
+                 object_type="incident", object_id=linked.id,
+                 data={"relation": ctx.params["relation"], "to": linked.reference})
+
+
+def _flag_subject(ctx: EffectContext) -> None:
+    if ctx.incident.subject_id is not None:
+        ctx.session.add(PersonFlag(person_id=ctx.incident.subject_id, incident_id=ctx.incident.id,
+                                   flag=ctx.params["flag"]))
+
+
+def _record_warning(ctx: EffectContext) -> None:
+    if ctx.incident.subject_id is None:
+        return
+    issued = utcnow().astimezone(LONDON).date()
+    ctx.session.add(Warning(
+        person_id=ctx.incident.subject_id, incident_id=ctx.incident.id,
+        level=str(ctx.values.get(ctx.params["level_field"]) or "warning"),
+        issued_on=issued, expires_on=issued + relativedelta(months=int(ctx.params["months"])),
+    ))
+
+
+def _notify_role(ctx: EffectContext) -> None:
+    from app.services.notifications import incident_message
+
+    users = ctx.session.scalars(select(User).where(User.role == ctx.params["role"], User.active.is_(True)))
+    for user in users:
+        if can_view(user, ctx.incident):
+            subject, body = incident_message(ctx.incident, f"{ctx.definition.title}: your attention is needed")
+            ctx.session.add(OutboxMessage(to_address=user.email, subject=subject, body=body,
+                                          incident_id=ctx.incident.id))
+
+
+EFFECT_HANDLERS: dict[str, Callable[[EffectContext], None]] = {
+    "start_deadline": _start_deadline,
+    "stop_deadline": _stop_deadline,
+    "extend_deadline": _extend_deadline,
+    "record_outcome": _record_outcome,
+    "set_severity": _set_severity,
+    "cite_clauses": _cite_clauses,
+    "open_linked": _open_linked,
+    "flag_subject": _flag_subject,
+    "record_warning": _record_warning,
+    "notify_role": _notify_role,
+}
+assert set(EFFECT_HANDLERS) == set(EFFECTS), "every registered effect needs a handler"
+
+
+def run_effects(
+    session: Session,
+    registry: WorkflowRegistry,
+    definition: WorkflowDef,
+    incident: Incident,
+    effects: tuple[Ref, ...],
+    *,
+    values: dict[str, Any],
+    actor: User | None,
+) -> None:
+    for ref in effects:
+        EFFECT_HANDLERS[ref.name](EffectContext(session, registry, definition, incident, values, actor, ref.params))

@@ -1,0 +1,280 @@
+"""Opening incidents and moving them through their workflows: the one home of those rules.
+
+Views, API, CLI and worker all call ``open_incident`` and ``take_transition``; both check
+permissions, write the audit row and flush, and leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
+from app.models import (
+    Incident,
+    IncidentClause,
+    Person,
+    Post,
+    Team,
+    User,
+    WorkflowVersion,
+)
+from app.models.incidents import SEVERITIES
+from app.permissions import can_open, can_view
+from app.policy import Catalogues
+from app.services import NotFound, ServiceError, audit
+from app.services import deadlines as deadline_service
+from app.services.references import next_reference
+from app.timing import CALENDAR_NAMES
+from app.workflow import WorkflowDef, WorkflowRegistry, decide
+from app.workflow.guards import IncidentFacts
+
+KIND_BY_WORKFLOW = {
+    "problem-solving": "reported_post",
+    "formal-action": "reported_post",
+    "content-removal": "reported_post",
+    "press-referral": "press_approach",
+    "antagonistic-tag": "antagonistic_tag",
+    "harassment-complaint": "harassment",
+    "brand-permission": "brand_request",
+    "employer-disciplinary": "member_case",
+    "disciplinary-appeal": "member_case",
+    "employment-tribunal": "tribunal",
+}
+TEAM_BY_SIDE = {"college": "communications", "union": "reps", "regulator": "reps"}
+
+
+class IncidentChangedElsewhere(ServiceError):
+    """Someone else moved the incident on since the page was loaded."""
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(
+            f"{incident.reference} was changed by someone else while you were working on it. "
+            "Nothing you entered was saved; the page now shows its current state."
+        )
+
+
+@dataclass
+class PostInput:
+    platform: str
+    url: str | None = None
+    platform_post_id: str | None = None
+    author_handle: str | None = None
+    posted_at: datetime | None = None
+    text: str | None = None
+
+
+@dataclass
+class OpenRequest:
+    workflow_key: str
+    title: str
+    summary: str | None = None
+    subject: Person | None = None
+    assignee: User | None = None
+    team: Team | None = None
+    severity: str | None = None
+    clauses: list[str] = field(default_factory=list)
+    post: PostInput | None = None
+    calendar: str | None = None
+    restricted: bool = False
+    kind: str | None = None
+
+
+def kind_for(workflow_key: str) -> str:
+    if workflow_key.startswith("regulator-ftp"):
+        return "regulator"
+    return KIND_BY_WORKFLOW.get(workflow_key, "reported_post")
+
+
+def stored_source(session: Session):  # type: ignore[no-untyped-def]
+    def lookup(key: str, version: str) -> str | None:
+        return session.scalar(
+            select(WorkflowVersion.source).where(WorkflowVersion.workflow_key == key, WorkflowVersion.version == version)
+        )
+
+    return lookup
+
+
+def definition_for(session: Session, registry: WorkflowRegistry, incident: Incident) -> WorkflowDef:
+    return registry.version(incident.workflow_key, incident.workflow_version, stored_source(session))
+
+
+def remember_version(session: Session, definition: WorkflowDef) -> None:
+    exists = session.scalar(
+        select(WorkflowVersion.id).where(
+            WorkflowVersion.workflow_key == definition.key, WorkflowVersion.version == definition.version
+        )
+    )
+    if exists is None:
+        session.add(WorkflowVersion(workflow_key=definition.key, version=definition.version,
+                                    source=definition.source_text))
+
+
+def team_for_side(session: Session, side: str) -> Team | None:
+    return session.scalar(select(Team).where(Team.key == TEAM_BY_SIDE[side]))
+
+
+def cite(session: Session, catalogues: Catalogues, incident: Incident, clause_keys: list[str], *,
+         actor: User | None, on: date) -> list[str]:
+    """Add citations (as worded on ``on``); returns the keys newly cited."""
+    existing = {c.clause_key for c in incident.clauses}
+    added = []
+    for key in clause_keys:
+        if not catalogues.known(key):
+            raise ServiceError(f"Unknown clause {key!r}; clause keys look like rcr:2.8, hcpc:5.1 or employer:copyright.")
+        if key in existing:
+            continue
+        clause = catalogues.clause(key, on)
+        incident.clauses.append(IncidentClause(clause_key=key, catalogue_version=clause.version,
+                                               cited_by_id=actor.id if actor else None))
+        existing.add(key)
+        added.append(key)
+    return added
+
+
+def open_incident(
+    session: Session,
+    registry: WorkflowRegistry,
+    request: OpenRequest,
+    *,
+    actor: User | None,
+    check_role: bool = True,
+) -> Incident:
+    """Open an incident at its workflow's initial state and run the workflow's opening effects."""
+    from app.services.effects import run_effects
+
+    if request.workflow_key not in registry:
+        raise ServiceError(f"Unknown workflow {request.workflow_key!r}.")
+    definition = registry.get(request.workflow_key)
+    if check_role and (actor is None or not can_open(actor, definition)):
+        raise ServiceError(f"Your role may not open {definition.title} incidents.")
+    title = (request.title or "").strip()
+    if not title:
+        raise ServiceError("Give the incident a title.")
+    if len(title) > 200:
+        raise ServiceError(f"Keep the title under 200 characters (it has {len(title)}).")
+    severity = request.severity or "medium"
+    if severity not in SEVERITIES:
+        raise ServiceError(f"Severity must be one of {', '.join(SEVERITIES)}.")
+    calendar = request.calendar or "england-and-wales"
+    if calendar not in CALENDAR_NAMES:
+        raise ServiceError(f"Unknown calendar {calendar!r}; use one of {', '.join(CALENDAR_NAMES)}.")
+    now = utcnow()
+    remember_version(session, definition)
+    incident = Incident(
+        reference=next_reference(session, now.year),
+        kind=request.kind or kind_for(definition.key),
+        title=title,
+        summary=(request.summary or "").strip() or None,
+        side=definition.side,
+        workflow_key=definition.key,
+        workflow_version=definition.version,
+        state=definition.initial,
+        state_entered_at=now,
+        severity=severity,
+        calendar=calendar,
+        restricted=request.restricted,
+        subject=request.subject,
+        assignee=request.assignee,
+        team=request.team or team_for_side(session, definition.side),
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(incident)
+    if request.post is not None:
+        incident.posts.append(_capture_post(request.post, actor))
+    post_day = request.post.posted_at.date() if request.post and request.post.posted_at else now.date()
+    cited = cite(session, registry.catalogues, incident, request.clauses, actor=actor, on=post_day)
+    session.flush()
+    audit.record(session, actor=actor, action="incident.opened", incident=incident, to_state=incident.state,
+                 data={"workflow": definition.key, "title": title, "clauses": cited, "severity": severity})
+    run_effects(session, registry, definition, incident, definition.on_open, values={}, actor=actor)
+    session.flush()
+    return incident
+
+
+def _capture_post(post: PostInput, actor: User | None) -> Post:
+    from app.services.evidence import sha256_text
+
+    return Post(
+        platform=post.platform, url=post.url, platform_post_id=post.platform_post_id,
+        author_handle=post.author_handle, posted_at=post.posted_at, text=post.text,
+        text_sha256=sha256_text(post.text) if post.text else None,
+        captured_by_id=actor.id if actor else None, captured_at=utcnow(),
+    )
+
+
+def facts_about(incident: Incident) -> IncidentFacts:
+    return IncidentFacts(
+        has_evidence=bool(incident.posts or incident.evidence_files),
+        clause_count=len(incident.clauses),
+        subject_role=incident.subject.role if incident.subject else None,
+        outcome=incident.outcome,
+    )
+
+
+def get_visible(session: Session, incident_id: int, actor: User) -> Incident:
+    """The incident if ``actor`` may know it exists; NotFound otherwise (never "forbidden")."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or not can_view(actor, incident):
+        raise NotFound("No such incident.")
+    return incident
+
+
+def take_transition(
+    session: Session,
+    registry: WorkflowRegistry,
+    incident: Incident,
+    transition_key: str,
+    *,
+    actor: User | None,
+    values: dict[str, Any] | None = None,
+    comment: str | None = None,
+    expected_version: int | None = None,
+    as_role: str | None = None,
+) -> Incident:
+    """Move the incident on. Raises TransitionNotAllowed (nothing changed) or IncidentChangedElsewhere.
+
+    ``actor`` None with ``as_role`` is the system (the deadline sweep escalating a breach).
+    """
+    from app.services.effects import run_effects
+
+    if expected_version is not None and expected_version != incident.version:
+        raise IncidentChangedElsewhere(incident)
+    if actor is not None and not can_view(actor, incident):
+        raise NotFound("No such incident.")
+    role = as_role if actor is None else actor.role
+    if role is None:
+        raise ServiceError("A transition needs an actor or a system role.")
+    definition = definition_for(session, registry, incident)
+    decision = decide(definition, state=incident.state, transition_key=transition_key, role=role,
+                      facts=facts_about(incident), raw_values=values or {}, comment=comment,
+                      known_clause=registry.catalogues.known)
+    now = utcnow()
+    leaving = definition.states[decision.from_state]
+    entering = definition.states[decision.to_state]
+    incident.state = decision.to_state
+    incident.state_entered_at = now
+    incident.updated_at = now
+    if leaving.clock_paused and not entering.clock_paused:
+        deadline_service.resume_all(incident)
+    # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
+    session.flush()
+    run_effects(session, registry, definition, incident, decision.transition.effects, values=decision.values,
+                actor=actor)
+    if entering.clock_paused and not leaving.clock_paused:
+        deadline_service.pause_all(incident)
+    if entering.final:
+        deadline_service.cancel_all(incident)
+        incident.closed_at = now
+    elif incident.closed_at is not None:
+        incident.closed_at = None
+    audit.record(session, actor=actor, action="incident.transition", incident=incident,
+                 from_state=decision.from_state, to_state=decision.to_state, transition=decision.transition.key,
+                 comment=decision.comment, data={"fields": decision.values})
+    session.flush()
+    return incident

@@ -1,0 +1,120 @@
+"""Wiring the web layer: blueprints, sign-in loading, error pages, template helpers, security headers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, current_app, g, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.clock import utcnow
+from app.extensions import db, login_manager
+from app.roles import ROLE_TITLES
+from app.services import audit as audit_service
+from app.services.users import load_from_session_id
+from app.workflow import WorkflowRegistry
+
+
+def workflows() -> WorkflowRegistry:
+    return current_app.extensions["breachdesk.workflows"]
+
+
+def local_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    """Stored in UTC, shown in the organisation's zone (Europe/London by default)."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(current_app.config["BREACHDESK"].timezone)
+    return moment.astimezone(zone).strftime(fmt)
+
+
+def time_left(moment: datetime) -> str:
+    delta = moment - utcnow()
+    overdue = delta.total_seconds() < 0
+    seconds = abs(int(delta.total_seconds()))
+    days, rem = divmod(seconds, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        text = f"{days} day{'s' if days != 1 else ''} {hours} h"
+    elif hours:
+        text = f"{hours} h {minutes} min"
+    else:
+        text = f"{minutes} min"
+    return f"overdue by {text}" if overdue else f"{text} left"
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint and request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.incidents import bp as incidents_bp
+    from app.workflows_web import bp as workflows_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(incidents_bp)
+    app.register_blueprint(workflows_bp)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):  # type: ignore[no-untyped-def]
+        return load_from_session_id(db.session, session_id)
+
+    @app.before_request
+    def _remember_origin() -> None:
+        g.audit_origin_token = audit_service.request_origin.set(request.remote_addr)
+
+    @app.teardown_request
+    def _forget_origin(_exc: BaseException | None) -> None:
+        token = g.pop("audit_origin_token", None)
+        if token is not None:
+            audit_service.request_origin.reset(token)
+
+    app.after_request(_security_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        app.logger.info("CSRF refused: %s", error.description)
+        return render_template("errors/error.html", code=400, title="Form expired or not from this site",
+                               message="The form was missing its security token or it had expired. "
+                                       "Go back, reload the page and submit it again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        return render_template("errors/error.html", code=error.code, title=error.name,
+                               message=error.description), error.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        app.logger.exception("Unhandled error")
+        return render_template("errors/error.html", code=500, title="Something went wrong",
+                               message="The error has been logged. Nothing was saved."), 500
+
+    @app.context_processor
+    def _template_globals() -> dict[str, object]:
+        return {"role_titles": ROLE_TITLES, "current_user": current_user, "now_utc": utcnow()}
+
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["time_left"] = time_left
+    app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()

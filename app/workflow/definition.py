@@ -1,0 +1,94 @@
+"""A loaded workflow, as frozen dataclasses. Built only by the loader, after every check passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FIELD_TYPES = ("text", "long_text", "date", "datetime", "choice", "clause_list", "person", "boolean")
+SIDES = ("college", "union", "regulator")
+RETENTION_CLASSES = ("college-breach", "union-case", "regulator-case", "short")
+COMMENT_RULES = ("required", "optional", "none")
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    key: str
+    label: str
+    type: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A guard or effect named in a file, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class DeadlineDef:
+    key: str
+    title: str
+    duration: str
+    why: str
+    business_hours: bool = False
+    reminders: tuple[str, ...] = ()
+    on_breach: dict[str, str] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class StateDef:
+    key: str
+    title: str
+    description: str = ""
+    final: bool = False
+    clock_paused: bool = False
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    key: str
+    title: str
+    from_states: tuple[str, ...]
+    to: str
+    roles: tuple[str, ...]
+    comment: str = "optional"
+    fields: tuple[FieldDef, ...] = ()
+    guards: tuple[Ref, ...] = ()
+    effects: tuple[Ref, ...] = ()
+
+    def field(self, key: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+
+@dataclass(frozen=True, eq=False)
+class WorkflowDef:
+    key: str
+    title: str
+    description: str
+    side: str
+    version: str
+    initial: str
+    clauses: tuple[str, ...]
+    retention: str
+    open_roles: tuple[str, ...]
+    on_open: tuple[Ref, ...]
+    states: dict[str, StateDef]
+    transitions: dict[str, TransitionDef]
+    deadlines: dict[str, DeadlineDef]
+    source_path: str
+    source_text: str
+
+    def transitions_from(self, state: str) -> list[TransitionDef]:
+        return [t for t in self.transitions.values() if state in t.from_states]
+
+    def state(self, key: str) -> StateDef:
+        return self.states[key]
+
+    @property
+    def final_states(self) -> list[str]:
+        return [s.key for s in self.states.values() if s.final]

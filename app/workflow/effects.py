@@ -1,0 +1,40 @@
+"""The names of effects a workflow may ask for, and the parameters each takes.
+
+The engine only checks and lists effects; ``app/services/effects.py`` carries them out against the
+database (a test asserts every name here has an implementation there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EffectSpec:
+    required: dict[str, str]  # parameter -> kind
+    optional: dict[str, str]
+    description: str
+
+
+# Parameter kinds: deadline (a deadline of this workflow), field (a field of this transition),
+# duration, workflow (another workflow's key), role, text, int, flag.
+EFFECTS: dict[str, EffectSpec] = {
+    "start_deadline": EffectSpec(
+        {"deadline": "deadline"},
+        {"from_field": "field", "shorten_to": "duration", "when_field": "field"},
+        "starts a named deadline",
+    ),
+    "stop_deadline": EffectSpec({"deadline": "deadline"}, {}, "stops a running deadline (met)"),
+    "extend_deadline": EffectSpec({"deadline": "deadline", "by": "duration"}, {}, "agreed extension"),
+    "record_outcome": EffectSpec({"field": "field"}, {}, "stores the field as the incident's outcome"),
+    "set_severity": EffectSpec({"field": "field"}, {}, "stores the field as the incident's severity"),
+    "cite_clauses": EffectSpec({"field": "field"}, {}, "adds the field's clauses to the incident"),
+    "open_linked": EffectSpec(
+        {"workflow": "workflow", "relation": "text"}, {}, "opens a linked incident on another workflow"
+    ),
+    "flag_subject": EffectSpec({"flag": "text"}, {}, "records a flag on the incident's subject"),
+    "record_warning": EffectSpec(
+        {"level_field": "field", "months": "int"}, {}, "records a warning on the subject that expires"
+    ),
+    "notify_role": EffectSpec({"role": "role"}, {}, "e-mails everyone with that role who can see it"),
+}

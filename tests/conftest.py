@@ -1,0 +1,176 @@
+"""Fixtures: an app per backend (SQLite and PostgreSQL), a clean database per test, users and logins.
+
+Every test that asks for ``app`` (or anything built on it) runs twice: once on SQLite and once on
+PostgreSQL. PostgreSQL tests are skipped, saying why, when no server is reachable — unless
+BREACHDESK_REQUIRE_POSTGRES=1 (as in CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.extensions import db as database
+from app.models import Base, User
+from app.services.passwords import hash_password
+
+PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """Hash once: argon2id at production strength costs ~50 ms a time."""
+    return hash_password(PASSWORD)
+
+
+def _migrate(url: str) -> None:
+    from alembic import command
+
+    from app.cli import alembic_config
+
+    config = alembic_config(url)
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    _migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    server = os.environ.get("BREACHDESK_TEST_POSTGRES_URL")
+    required = os.environ.get("BREACHDESK_REQUIRE_POSTGRES") == "1"
+    if not server:
+        message = "PostgreSQL tests skipped: BREACHDESK_TEST_POSTGRES_URL is not set"
+        pytest.fail(message) if required else pytest.skip(message)
+    name = f"breachdesk_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means "skip, saying why"
+        admin.dispose()
+        message = f"PostgreSQL tests skipped: no server reachable at {server} ({type(exc).__name__})"
+        pytest.fail(message) if required else pytest.skip(message)
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    _migrate(url)
+    yield url
+    database.session.remove()
+    if database.engine is not None:
+        database.engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+def _empty_all_tables(session: Session) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            session.execute(text(f"DELETE FROM {table}"))
+    session.execute(text("INSERT INTO audit_chain_head (id, last_id, last_hash) VALUES (1, 0, :h)"),
+                    {"h": "0" * 64})
+    session.commit()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    application = create_app(
+        instance_path=tmp_path / "instance", database_url=database_url, secret_key="test-" + uuid.uuid4().hex,
+        base_url="http://localhost", extra={"TESTING": True},
+    )
+    # No app context is held open here: each test-client request must get its own (and its own `g`),
+    # as in production. The database session is thread-scoped, so tests and services can still use it.
+    _empty_all_tables(database.session)
+    yield application
+    database.session.remove()
+
+
+@pytest.fixture
+def db(app: Flask) -> Session:
+    return database.session  # type: ignore[return-value]
+
+
+@pytest.fixture
+def dialect(app: Flask) -> str:
+    return database.dialect
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Factory:
+    session: Session
+    password_hash: str
+
+    def user(self, role: str = "comms", email: str | None = None, team: str | None = None, **kw: object) -> User:
+        from app.services.users import get_or_create_team
+
+        user = User(
+            email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", name=kw.pop("name", f"Test {role}"),
+            role=role, password_hash=self.password_hash,
+            team=get_or_create_team(self.session, team) if team else None, **kw,
+        )
+        self.session.add(user)
+        self.session.commit()
+        return user
+
+
+@pytest.fixture
+def make(db: Session, password_hash: str) -> Factory:
+    return Factory(db, password_hash)
+
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_PATTERN.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def login(client: FlaskClient, user: User, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"email": user.email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, make: Factory):  # type: ignore[no-untyped-def]
+    """Sign a new user with the given role in on the test client and return the user."""
+
+    def sign_in(role: str = "comms", **kw: object) -> User:
+        user = make.user(role, **kw)
+        response = login(client, user)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return sign_in

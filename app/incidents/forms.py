@@ -13,6 +13,7 @@ from wtforms import (
     BooleanField,
     Field,
     HiddenField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -31,14 +32,14 @@ class OpenIncidentForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Give the incident a title."), Length(max=200)],
                         render_kw={"maxlength": 200})
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=20000)])
-    severity = SelectField("Severity", choices=[(s, s.capitalize()) for s in SEVERITIES], default="medium")
+    severity = SelectField("Severity", choices=[SelectChoice(s, s.capitalize()) for s in SEVERITIES], default="medium")
     calendar = SelectField("Bank-holiday calendar",
-                           choices=[(c, c.replace("-", " ").title()) for c in CALENDAR_NAMES])
+                           choices=[SelectChoice(c, c.replace("-", " ").title()) for c in CALENDAR_NAMES])
     restricted = BooleanField("Restricted (special-category information: only the assignee and "
                               "administrators may see it)")
 
     def set_workflows(self, definitions: list[WorkflowDef]) -> None:
-        self.workflow.choices = [(d.key, d.title) for d in definitions]
+        self.workflow.choices = [SelectChoice(d.key, d.title) for d in definitions]
 
 
 class TransitionFormBase(FlaskForm):
@@ -59,12 +60,13 @@ def _field_for(spec: Any, catalogues: Catalogues) -> Field:
             kwargs["render_kw"]["type"] = "datetime-local"
             return StringField(**kwargs)
         case "choice":
-            choices = [("", "Choose…")] if not spec.required else []
-            choices += [(c, c.replace("_", " ").capitalize()) for c in spec.choices]
+            choices = [SelectChoice("", "Choose…")] if not spec.required else []
+            choices += [SelectChoice(c, c.replace("_", " ").capitalize()) for c in spec.choices]
             return SelectField(choices=choices, validate_choice=False, **kwargs)
         case "clause_list":
             kwargs["render_kw"]["size"] = 8
-            choices = [(c.key, c.label) for c in catalogues.all_current()]
+            choices = [SelectChoice(c.key, f"{c.number} {c.title}", optgroup=catalogues.by_key[c.catalogue].title)
+                       for c in catalogues.all_current()]
             return SelectMultipleField(choices=choices, validate_choice=False, **kwargs)
         case "boolean":
             return BooleanField(**kwargs)

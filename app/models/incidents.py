@@ -96,11 +96,15 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
-    # Optimistic locking: an UPDATE that finds another version raises StaleDataError, so two
-    # people acting at once cannot both move the incident.
-    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Optimistic locking: every UPDATE says "WHERE version = <the version I read>", so of two people
+    # acting at once only one can move the incident; the other's flush raises StaleDataError.
+    # Services bump it once per operation (``bump_version``), so one decision is one version.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+    def bump_version(self) -> None:
+        self.version = (self.version or 0) + 1
 
     subject: Mapped[Person | None] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])

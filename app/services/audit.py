@@ -113,7 +113,16 @@ class ChainBreak:
 
 
 def verify_chain(session: Session, batch: int = 5000) -> ChainBreak | None:
-    """Walk every row in order; return the first break, or None when the chain is intact."""
+    """Walk every row in order; return the first break, or None when the chain is intact.
+
+    Reads through a session of its own, so it judges what is stored, not what the caller has cached,
+    and can drop each batch from memory as it goes.
+    """
+    with Session(bind=session.get_bind()) as own:
+        return _verify(own, batch)
+
+
+def _verify(session: Session, batch: int) -> ChainBreak | None:
     expected_prev = GENESIS_HASH
     last_id = 0
     for event in _iter_events(session, batch):

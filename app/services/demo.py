@@ -41,7 +41,9 @@ class DemoResult:
     incidents: int = 0
 
 
-def _person(session: Session, name: str, role: str, handles: list[tuple[str, str]], office: str | None = None) -> Person:
+def _person(
+    session: Session, name: str, role: str, handles: list[tuple[str, str]], office: str | None = None
+) -> Person:
     person = session.scalar(select(Person).where(Person.name == name))
     if person is None:
         person = Person(name=name, role=role, office=office)

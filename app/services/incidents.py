@@ -93,7 +93,8 @@ def kind_for(workflow_key: str) -> str:
 def stored_source(session: Session):  # type: ignore[no-untyped-def]
     def lookup(key: str, version: str) -> str | None:
         return session.scalar(
-            select(WorkflowVersion.source).where(WorkflowVersion.workflow_key == key, WorkflowVersion.version == version)
+            select(WorkflowVersion.source)
+            .where(WorkflowVersion.workflow_key == key, WorkflowVersion.version == version)
         )
 
     return lookup
@@ -125,7 +126,9 @@ def cite(session: Session, catalogues: Catalogues, incident: Incident, clause_ke
     added = []
     for key in clause_keys:
         if not catalogues.known(key):
-            raise ServiceError(f"Unknown clause {key!r}; clause keys look like rcr:2.8, hcpc:5.1 or employer:copyright.")
+            raise ServiceError(
+                f"Unknown clause {key!r}; clause keys look like rcr:2.8, hcpc:5.1 or employer:copyright."
+            )
         if key in existing:
             continue
         clause = catalogues.clause(key, on)
@@ -183,6 +186,7 @@ def open_incident(
         team=request.team or team_for_side(session, definition.side),
         created_by=actor,
         created_at=now,
+        version=1,
     )
     session.add(incident)
     if request.post is not None:
@@ -255,6 +259,7 @@ def take_transition(
                       facts=facts_about(incident), raw_values=values or {}, comment=comment,
                       known_clause=registry.catalogues.known)
     now = utcnow()
+    incident.bump_version()
     leaving = definition.states[decision.from_state]
     entering = definition.states[decision.to_state]
     incident.state = decision.to_state

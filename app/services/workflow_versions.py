@@ -38,6 +38,7 @@ def migrate_open_incidents(
     for incident in stale:
         old = incident.workflow_version
         incident.workflow_version = current.version
+        incident.bump_version()
         session.flush()
         audit.record(session, actor=actor, action="incident.workflow_migrated", incident=incident,
                      from_state=incident.state, to_state=incident.state,

@@ -72,7 +72,9 @@ def render_svg(definition: WorkflowDef) -> str:
             sx, sy = (x1 + BOX_W, y1 + BOX_H // 2) if forward else (x1, y1 + BOX_H // 2 + 8)
             ex, ey = (x2, y2 + BOX_H // 2) if forward else (x2 + BOX_W, y2 + BOX_H // 2 + 8)
             if x1 == x2:
-                sx, sy, ex, ey = x1 + BOX_W // 2, y1 + (BOX_H if y2 > y1 else 0), x2 + BOX_W // 2, y2 + (0 if y2 > y1 else BOX_H)
+                down = y2 > y1
+                sx, sy = x1 + BOX_W // 2, y1 + (BOX_H if down else 0)
+                ex, ey = x2 + BOX_W // 2, y2 + (0 if down else BOX_H)
             dash = "" if forward or x1 == x2 else ' stroke-dasharray="5 3"'
             parts.append(f'<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" stroke="#444"{dash} '
                          f'marker-end="url(#arrow)"><title>{escape(t.title)}</title></line>')

@@ -1,0 +1,60 @@
+"""The audit trail is append-only and any quiet edit, deletion or insertion is detected."""
+
+from sqlalchemy import text
+
+from app.models import AuditEvent
+from app.services import audit
+
+
+def _write_rows(db, make, count=5):
+    actor = make.user("admin")
+    for n in range(count):
+        audit.record(db, actor=actor, action="test.event", data={"n": n})
+    db.commit()
+
+
+def test_an_untouched_chain_verifies(app, db, make):
+    _write_rows(db, make)
+    assert audit.verify_chain(db) is None
+
+
+def test_altering_a_row_is_detected_and_named(app, db, make):
+    _write_rows(db, make)
+    target = db.query(AuditEvent).order_by(AuditEvent.id).all()[2]
+    db.execute(text("UPDATE audit_events SET comment = 'rewritten' WHERE id = :id"), {"id": target.id})
+    db.commit()
+    problem = audit.verify_chain(db)
+    assert problem is not None and problem.event_id == target.id and "altered" in problem.reason
+
+
+def test_deleting_a_row_is_detected(app, db, make):
+    _write_rows(db, make)
+    ids = [e.id for e in db.query(AuditEvent).order_by(AuditEvent.id)]
+    db.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": ids[2]})
+    db.commit()
+    problem = audit.verify_chain(db)
+    assert problem is not None and problem.event_id == ids[3] and "removed or inserted" in problem.reason
+
+
+def test_deleting_the_newest_row_is_detected(app, db, make):
+    _write_rows(db, make)
+    last = db.query(AuditEvent).order_by(AuditEvent.id.desc()).first().id
+    db.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": last})
+    db.commit()
+    problem = audit.verify_chain(db)
+    assert problem is not None and problem.event_id is None
+
+
+def test_inserting_a_forged_row_is_detected(app, db, make):
+    _write_rows(db, make)
+    rows = db.query(AuditEvent).order_by(AuditEvent.id).all()
+    forged_id = rows[-1].id + 100
+    db.execute(text(
+        "INSERT INTO audit_events (id, at, actor_label, action, data, prev_hash, hash) "
+        "VALUES (:id, :at, 'mallory', 'incident.viewed', '{}', :prev, :hash)"),
+        {"id": forged_id, "at": rows[-1].at.replace(tzinfo=None), "prev": rows[-1].hash, "hash": "f" * 64})
+    db.commit()
+    problem = audit.verify_chain(db)
+    assert problem is not None and problem.event_id == forged_id
+
+

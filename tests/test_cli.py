@@ -1,0 +1,101 @@
+"""The breachdesk command, run as a newcomer or a script would run it."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BREACHDESK = str(ROOT / ".venv" / "bin" / "breachdesk")
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
+    env["BREACHDESK_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.sqlite3"
+    env["BREACHDESK_SECRET_KEY"] = "cli-test"
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BREACHDESK, *args], capture_output=True, text=True, env=env, input=stdin,
+                              cwd=tmp_path, timeout=120)
+
+    assert run("db", "upgrade").returncode == 0
+    return run
+
+
+def test_users_create_list_disable(cli_env):
+    created = cli_env("users", "create", "Rep@Example.org", "--name", "Rae Rep", "--role", "rep",
+                      "--team", "reps-north", "--password-stdin", stdin="a long rep password\n")
+    assert created.returncode == 0, created.stderr
+    assert "Created rep@example.org (rep)" in created.stdout
+    listing = cli_env("users", "list")
+    assert "rep@example.org" in listing.stdout and "reps-north" in listing.stdout and "active" in listing.stdout
+    assert cli_env("users", "disable", "rep@example.org").returncode == 0
+    assert "disabled" in cli_env("users", "list").stdout
+
+
+def test_users_create_refuses_bad_input_with_a_reason(cli_env):
+    short = cli_env("users", "create", "a@example.org", "--name", "A", "--role", "comms", "--password-stdin",
+                    stdin="short\n")
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
+    bad_role = cli_env("users", "create", "a@example.org", "--name", "A", "--role", "king", "--password-stdin",
+                       stdin="long enough password\n")
+    assert bad_role.returncode == 2 and "king" in bad_role.stderr
+    cli_env("users", "create", "a@example.org", "--name", "A", "--role", "comms", "--password-stdin",
+            stdin="long enough password\n")
+    duplicate = cli_env("users", "create", "A@example.org", "--name", "A", "--role", "comms", "--password-stdin",
+                        stdin="long enough password\n")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+
+
+def test_no_accounts_exist_until_someone_creates_them(cli_env):
+    assert "No accounts yet" in cli_env("users", "list").stdout
+
+
+def test_demo_is_idempotent_and_prints_sign_in_details(cli_env):
+    first = cli_env("demo")
+    assert first.returncode == 0, first.stderr
+    assert "admin@demo.breachdesk.example" in first.stdout and "password: breachdesk-demo-2026" in first.stdout
+    assert "6 incident(s) (6 new)" in first.stdout
+    second = cli_env("demo")
+    assert "6 incident(s) (0 new)" in second.stdout
+    roles = {line.split()[-1] for line in second.stdout.splitlines() if "@demo.breachdesk.example" in line}
+    assert roles == {"admin", "comms", "director_of_comms", "press_office", "officer", "rep",
+                     "regional_officer", "auditor"}
+
+
+def test_demo_refuses_to_run_in_production():
+    result = subprocess.run([BREACHDESK, "demo"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "BREACHDESK_ENV": "production",
+                                 "BREACHDESK_DATABASE_URL": "sqlite:////tmp/never-used-prod.sqlite3",
+                                 "BREACHDESK_SECRET_KEY": "x"})
+    assert result.returncode == 1 and "refusing" in result.stderr
+
+
+def test_audit_verify_reports_an_intact_chain(cli_env):
+    cli_env("demo")
+    result = cli_env("audit", "verify")
+    assert result.returncode == 0 and "Audit chain intact" in result.stdout
+
+
+def test_audit_verify_names_a_tampered_row(cli_env, tmp_path):
+    import sqlite3
+
+    cli_env("demo")
+    connection = sqlite3.connect(tmp_path / "cli.sqlite3")
+    connection.execute("UPDATE audit_events SET actor_label = 'someone else' WHERE id = 3")
+    connection.commit()
+    result = cli_env("audit", "verify")
+    assert result.returncode == 1 and "row 3" in result.stderr
+
+
+def test_deadline_command_prints_iso_dates(cli_env):
+    assert cli_env("deadline", "2026-12-23", "5", "working", "days").stdout.strip() == "2027-01-04"
+    assert cli_env("deadline", "2026-05-31", "3 months less 1 day").stdout.strip() == "2026-08-30"
+    hours = cli_env("deadline", "2026-11-23T10:00", "24 hours").stdout.strip()
+    assert hours == "2026-11-24T10:00:00+00:00"
+    bad = cli_env("deadline", "2026-11-23", "5 fortnights")
+    assert bad.returncode == 1 and "fortnights" in bad.stderr
+    wrong_calendar = cli_env("deadline", "2026-11-23", "1 working day", "--calendar", "wales")
+    assert wrong_calendar.returncode == 1 and "wales" in wrong_calendar.stderr

@@ -1,0 +1,79 @@
+"""Two people acting on one incident at once: exactly one wins, the others are told, nothing half-written."""
+
+import threading
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.extensions import db as database
+from app.models import AuditEvent, Incident, User
+from app.services.incidents import IncidentChangedElsewhere, OpenRequest, open_incident, take_transition
+from app.workflow import TransitionNotAllowed
+
+THREADS = 8
+ROUNDS = 4
+CHOICES = [
+    ("triage", {"clauses": ["rcr:2.9"], "severity": "high"}, None),
+    ("close_no_breach", {}, "not a breach after all"),
+]
+
+
+def _race(app, incident_id: int, actor_id: int) -> tuple[list[str], list[str]]:
+    registry = app.extensions["breachdesk.workflows"]
+    barrier = threading.Barrier(THREADS)
+    winners: list[str] = []
+    told: list[str] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        session = database.session  # thread-scoped: every thread has its own session and connection
+        try:
+            version = session.get(Incident, incident_id).version
+            session.rollback()
+            key, values, comment = CHOICES[n % 2]
+            barrier.wait(timeout=30)
+            incident = session.get(Incident, incident_id)
+            actor = session.get(User, actor_id)
+            take_transition(session, registry, incident, key, actor=actor, values=values, comment=comment,
+                            expected_version=version)
+            session.commit()
+            with lock:
+                winners.append(key)
+        except (IncidentChangedElsewhere, StaleDataError, TransitionNotAllowed) as refused:
+            session.rollback()
+            with lock:
+                told.append(type(refused).__name__)
+        finally:
+            database.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return winners, told
+
+
+def test_conflicting_transitions_one_wins_each_time_and_audit_matches(app, db, make):
+    registry = app.extensions["breachdesk.workflows"]
+    admin = make.user("admin")
+    for round_number in range(ROUNDS):
+        incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving",
+                                                           title=f"race {round_number}"), actor=admin)
+        db.commit()
+        incident_id = incident.id
+        db.remove() if hasattr(db, "remove") else database.session.remove()
+
+        winners, told = _race(app, incident_id, admin.id)
+
+        assert len(winners) == 1, (winners, told)
+        assert len(told) == THREADS - 1
+        fresh = database.session.get(Incident, incident_id)
+        assert fresh.version == 2  # opened at 1, moved exactly once
+        expected_state = "triaged" if winners[0] == "triage" else "closed_no_breach"
+        assert fresh.state == expected_state
+        transitions = database.session.scalar(
+            select(func.count()).select_from(AuditEvent)
+            .where(AuditEvent.incident_id == incident_id, AuditEvent.action == "incident.transition"))
+        assert transitions == 1
+        database.session.remove()

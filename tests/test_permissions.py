@@ -1,0 +1,86 @@
+"""Need-to-know: the row check and the SQL filter agree, and a hidden incident is a 404, not a 403."""
+
+import itertools
+
+from sqlalchemy import select
+
+from app.models import Incident
+from app.permissions import can_view, visible_incidents
+from app.roles import ROLE_NAMES
+from app.services.incidents import OpenRequest, open_incident
+from app.services.users import get_or_create_team
+
+
+def _incidents(db, registry, make):
+    owner = make.user("admin", name="Owner")
+    comms_team = get_or_create_team(db, "communications")
+    reps_team = get_or_create_team(db, "reps-north")
+    made = []
+    for workflow, team, restricted in itertools.product(
+        ("problem-solving", "employer-disciplinary"), (comms_team, reps_team, None), (False, True)
+    ):
+        made.append(open_incident(db, registry, OpenRequest(workflow_key=workflow, title=f"{workflow} {restricted}",
+                                                            team=team, restricted=restricted), actor=owner))
+    db.commit()
+    return made
+
+
+def test_row_check_and_sql_filter_agree_for_every_role_and_team(app, db, make):
+    registry = app.extensions["breachdesk.workflows"]
+    incidents = _incidents(db, registry, make)
+    for role, team in itertools.product(ROLE_NAMES, ("communications", "reps-north", None)):
+        user = make.user(role, team=team)
+        by_sql = set(db.scalars(select(Incident.id).where(visible_incidents(user))))
+        by_row = {i.id for i in incidents if can_view(user, i)}
+        assert by_sql == by_row, (role, team)
+
+
+def test_comms_never_sees_a_members_disciplinary_file(app, db, make):
+    registry = app.extensions["breachdesk.workflows"]
+    incidents = _incidents(db, registry, make)
+    comms = make.user("comms", team="communications")
+    union = [i for i in incidents if i.side == "union"]
+    assert union and not any(can_view(comms, i) for i in union)
+
+
+def test_rep_sees_assigned_case_and_regional_officer_sees_their_regions(app, db, make):
+    registry = app.extensions["breachdesk.workflows"]
+    rep = make.user("rep", team="reps-north")
+    other_rep = make.user("rep", team="reps-north")
+    regional = make.user("regional_officer", team="reps-north")
+    other_region = make.user("regional_officer", team="reps-south")
+    case = open_incident(db, registry, OpenRequest(workflow_key="employer-disciplinary", title="Member case",
+                                                   assignee=rep, team=rep.team), actor=rep)
+    db.commit()
+    assert can_view(rep, case) and can_view(regional, case)
+    assert not can_view(other_rep, case) and not can_view(other_region, case)
+
+
+def test_hidden_incident_answers_404_and_the_list_leaks_nothing(client, db, app, signed_in, make):
+    registry = app.extensions["breachdesk.workflows"]
+    rep = make.user("rep", team="reps-north")
+    case = open_incident(db, registry, OpenRequest(workflow_key="employer-disciplinary",
+                                                   title="Secret member case", assignee=rep, team=rep.team),
+                         actor=rep)
+    db.commit()
+    signed_in("comms", team="communications")
+    assert client.get(f"/incidents/{case.id}").status_code == 404
+    assert client.get("/incidents/999999").status_code == 404
+    assert client.post(f"/incidents/{case.id}/transitions/check_membership").status_code in (400, 404)
+    listing = client.get("/incidents?status=all&q=Secret").get_data(as_text=True)
+    assert "Secret member case" not in listing
+
+
+def test_auditor_cannot_read_case_files(client, db, app, signed_in, make):
+    registry = app.extensions["breachdesk.workflows"]
+    comms = make.user("comms", team="communications")
+    incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="Post"), actor=comms)
+    db.commit()
+    signed_in("auditor")
+    assert client.get(f"/incidents/{incident.id}").status_code == 404
+
+
+def test_pages_need_sign_in(client):
+    for path in ("/incidents", "/incidents/1", "/incidents/new", "/workflows", "/workflows/problem-solving"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path

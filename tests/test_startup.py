@@ -1,0 +1,110 @@
+"""Start-up refuses bad configuration with one readable line, never a traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.errors import StartupError
+
+ROOT = Path(__file__).resolve().parent.parent
+BREACHDESK = str(ROOT / ".venv" / "bin" / "breachdesk")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
+    full_env.update(env or {})
+    return subprocess.run([BREACHDESK, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120)
+
+
+def test_unreachable_postgres_stops_start_up_with_one_line(tmp_path):
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    with pytest.raises(StartupError, match="Cannot reach the database at postgresql"):
+        create_app(instance_path=tmp_path, database_url=url, secret_key="x")
+    result = run_cli("users", "list", env={"BREACHDESK_DATABASE_URL": url,
+                                           "BREACHDESK_SECRET_KEY": "x"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("breachdesk: Cannot reach the database")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_database_url_is_named(tmp_path):
+    with pytest.raises(StartupError, match="not a usable database URL"):
+        create_app(instance_path=tmp_path, database_url="not a url at all", secret_key="x")
+
+
+def test_unmigrated_database_tells_you_to_upgrade(tmp_path):
+    result = run_cli("users", "list", env={"BREACHDESK_DATABASE_URL": f"sqlite:///{tmp_path}/empty.sqlite3"})
+    assert result.returncode == 2
+    assert "breachdesk db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_db_upgrade_creates_a_new_sqlite_file_in_wal_mode(tmp_path):
+    db_file = tmp_path / "fresh.sqlite3"
+    result = run_cli("db", "upgrade", env={"BREACHDESK_DATABASE_URL": f"sqlite:///{db_file}"})
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    connection = sqlite3.connect(db_file)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+
+
+def test_broken_workflow_file_stops_start_up_with_file_and_line(tmp_path):
+    import shutil
+
+    workflows = tmp_path / "workflows"
+    shutil.copytree(ROOT / "workflows", workflows)
+    target = workflows / "press-referral.yaml"
+    lines = target.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith("to:"))
+    lines[index] = lines[index].split("to:")[0] + "to: nowhere_at_all"
+    target.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StartupError) as raised:
+        create_app(instance_path=tmp_path, database_url=f"sqlite:///{tmp_path}/x.sqlite3", secret_key="x",
+                   workflows_path=workflows)
+    message = str(raised.value)
+    assert f"press-referral.yaml, line {index + 1}" in message
+    assert "unknown state 'nowhere_at_all'" in message
+
+
+def test_secret_key_is_generated_once_and_kept_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("BREACHDESK_SECRET_KEY", raising=False)
+    monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/k.sqlite3")
+    first = create_app(instance_path=tmp_path / "inst").config["SECRET_KEY"]
+    second = create_app(instance_path=tmp_path / "inst").config["SECRET_KEY"]
+    assert first == second and len(first) >= 40
+    assert (tmp_path / "inst" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_settings_come_from_breachdesk_environment_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    monkeypatch.setenv("BREACHDESK_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("BREACHDESK_CALENDAR", "scotland")
+    app = create_app(instance_path=tmp_path)
+    settings = app.config["BREACHDESK"]
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert settings.database_url.endswith("env.sqlite3")
+    assert settings.default_calendar == "scotland" and settings.timezone == "Europe/London"
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path):
+    from sqlalchemy import text
+
+    from app.extensions import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/p.sqlite3")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_the_cli_is_a_flask_group_with_our_commands():
+    result = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, cwd=ROOT)
+    for command in ("db", "users", "workflows", "demo", "audit", "deadline", "run"):
+        assert command in result.stdout

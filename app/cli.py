@@ -276,6 +276,75 @@ def deadline(start: str, duration: tuple[str, ...], calendar: str) -> None:
         fail(str(error))
 
 
+deadlines_cli = AppGroup("deadlines", help="The deadline sweep.")
+cli.add_command(deadlines_cli)
+
+
+def _parse_now(text: str | None):  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from app.timing import LONDON
+
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--now {text!r} is not an ISO 8601 date-time such as 2026-12-01T09:00")
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+
+
+@deadlines_cli.command("sweep")
+@click.option("--now", "now_text", help="Sweep as of this ISO 8601 time (UK time if no offset), for what-if checks.")
+def deadlines_sweep(now_text: str | None) -> None:
+    """Run one sweep: queue due reminders, escalate passed deadlines, expire warnings."""
+    from app.clock import frozen_at
+    from app.services.sweep import run_sweep
+
+    now = _parse_now(now_text)
+    registry = current_app.extensions["breachdesk.workflows"]
+    if now is None:
+        report = run_sweep(db.session, registry)
+    else:
+        with frozen_at(now):
+            report = run_sweep(db.session, registry, now)
+    db.session.commit()
+    click.echo(report.summary())
+    for line in report.escalations:
+        click.echo(f"  escalated {line}")
+
+
+@cli.command("worker")
+@click.option("--interval", default=60, show_default=True, help="Seconds between sweeps.")
+@click.option("--once", is_flag=True, help="Run one sweep and one delivery, then exit.")
+def worker(interval: int, once: bool) -> None:
+    """Sweep deadlines and deliver the outbox every minute (several workers may run on PostgreSQL)."""
+    import time
+
+    from app.services.mailer import SmtpSettings, deliver_outbox
+    from app.services.sweep import run_sweep
+
+    registry = current_app.extensions["breachdesk.workflows"]
+    smtp = SmtpSettings.from_settings(current_app.config["BREACHDESK"])
+    while True:
+        started = time.monotonic()
+        try:
+            report = run_sweep(db.session, registry)
+            db.session.commit()
+            delivery = deliver_outbox(db.session, smtp)
+            db.session.commit()
+            click.echo(f"{report.summary()}; e-mail: {delivery.sent} sent, {delivery.retrying} to retry, "
+                       f"{delivery.failed} failed")
+        except (OperationalError, ProgrammingError) as error:
+            db.session.rollback()
+            click.echo(f"breachdesk worker: database error, will retry: {str(error.orig).strip()}", err=True)
+        finally:
+            db.session.remove()
+        if once:
+            return
+        time.sleep(max(1.0, interval - (time.monotonic() - started)))
+
+
 @cli.command("demo")
 @click.option("--password", default=None, help="Password for every demo account (default: breachdesk-demo-2026).")
 def demo(password: str | None) -> None:

@@ -119,3 +119,4 @@ class Settings:
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
             **self.extra,
         }
+

@@ -78,3 +78,23 @@ def can_manage_users(user: User) -> bool:
 
 def visible_incident_ids(user: User):  # type: ignore[no-untyped-def]
     return select(Incident.id).where(visible_incidents(user))
+
+
+def can_manage_deadlines(user: User, incident: Incident) -> bool:
+    """Record agreed extensions: people who work the case, not auditors or the subject's officers."""
+    return can_view(user, incident) and user.role not in (Role.AUDITOR, Role.OFFICER) and incident.closed_at is None
+
+
+def can_see_outbox(user: User) -> bool:
+    return user.active and user.role == Role.ADMIN
+
+
+def can_view_person(session, user: User, person) -> bool:  # type: ignore[no-untyped-def]
+    """Someone may see a person's record only through an incident about them that they may see."""
+    if not user.active:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    return session.scalar(
+        select(Incident.id).where(Incident.subject_id == person.id, visible_incidents(user)).limit(1)
+    ) is not None

@@ -61,13 +61,17 @@ def _security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
     from app.incidents import bp as incidents_bp
+    from app.people import bp as people_bp
     from app.workflows_web import bp as workflows_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(workflows_bp)
+    app.register_blueprint(people_bp)
+    app.register_blueprint(admin_bp)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."

@@ -93,3 +93,15 @@ def transition_form(transition: TransitionDef, catalogues: Catalogues, **kwargs:
 
 def submitted_values(form: TransitionFormBase, transition: TransitionDef) -> dict[str, Any]:
     return {spec.key: getattr(form, f"f_{spec.key}").data for spec in transition.fields}
+
+
+class ExtensionForm(FlaskForm):
+    version = HiddenField()
+    new_due = StringField("New due date", validators=[Optional()], render_kw={"type": "date"},
+                          description="Either a new date…")
+    extend_by = StringField("…or extend by", validators=[Optional(), Length(max=40)],
+                            description="For example: 5 working days, 2 weeks, 24 hours")
+    reason = TextAreaField("Why it was agreed", validators=[DataRequired("Say why the extension was agreed."),
+                                                            Length(max=5000)])
+    agreed_by = StringField("Agreed by", validators=[DataRequired("Say who agreed it."), Length(max=200)],
+                            description="For example: Jane Smith, HR adviser at the employer")

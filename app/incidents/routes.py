@@ -11,11 +11,12 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.incidents import bp
-from app.incidents.forms import OpenIncidentForm, submitted_values, transition_form
-from app.models import Incident, IncidentLink
-from app.permissions import can_open, can_transition, visible_incidents
+from app.incidents.forms import ExtensionForm, OpenIncidentForm, submitted_values, transition_form
+from app.models import Deadline, Incident, IncidentLink
+from app.permissions import can_manage_deadlines, can_open, can_transition, visible_incidents
 from app.services import NotFound, ServiceError
 from app.services import audit as audit_service
+from app.services import deadlines as deadline_service
 from app.services.incidents import (
     IncidentChangedElsewhere,
     OpenRequest,
@@ -122,9 +123,17 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
         select(IncidentLink).where(or_(IncidentLink.from_id == incident.id, IncidentLink.to_id == incident.id))
         .options(joinedload(IncidentLink.source), joinedload(IncidentLink.target))
     ).all()
+    extension_forms = {}
+    if can_manage_deadlines(current_user, incident):
+        for deadline in incident.deadlines:
+            if deadline.is_live:
+                extension_forms[deadline.id] = (forms.get(f"extend-{deadline.id}")
+                                                or ExtensionForm(prefix=f"extend-{deadline.id}", formdata=None,
+                                                                 data={"version": incident.version}))
     return render_template(
         "incidents/show.html", incident=incident, definition=definition, transitions=choices, forms=forms,
         history=audit_service.history(db.session, incident), links=links, catalogues=registry.catalogues,
+        extension_forms=extension_forms,
     ), status
 
 
@@ -180,3 +189,47 @@ def transition(incident_id: int, key: str) -> Response | tuple[str, int]:
         return _render_incident(fresh, status=409)
     flash(f"{incident.reference}: {spec.title} — done.", "success")
     return redirect(url_for("incidents.show", incident_id=incident.id))
+
+
+@bp.post("/incidents/<int:incident_id>/deadlines/<int:deadline_id>/extend")
+@login_required
+def extend_deadline(incident_id: int, deadline_id: int) -> Response | tuple[str, int]:
+    from datetime import date, datetime, time
+
+    from app.timing import LONDON, DurationError
+
+    incident = _load(incident_id)
+    deadline = db.session.get(Deadline, deadline_id)
+    if deadline is None or deadline.incident_id != incident.id:
+        abort(404)
+    form = ExtensionForm(prefix=f"extend-{deadline_id}")
+    if not can_manage_deadlines(current_user, incident):
+        abort(403, "Your role does not record extensions on this incident.")
+    if not form.validate_on_submit():
+        return _render_incident(incident, {f"extend-{deadline_id}": form}, 400)
+    if (form.version.data or "") != str(incident.version):
+        flash(str(IncidentChangedElsewhere(incident)), "error")
+        return _render_incident(incident, status=409)
+    try:
+        new_due = None
+        if form.new_due.data:
+            try:
+                day = date.fromisoformat(form.new_due.data)
+            except ValueError:
+                raise ServiceError("Give the new due date as YYYY-MM-DD.") from None
+            new_due = datetime.combine(day, time(17, 0), LONDON)
+        deadline_service.agree_extension(
+            db.session, incident, deadline, actor=current_user._get_current_object(), reason=form.reason.data or "",
+            agreed_by=form.agreed_by.data or "", new_due=new_due, by=(form.extend_by.data or "").strip() or None)
+        db.session.commit()
+    except (ServiceError, DurationError) as error:
+        db.session.rollback()
+        form.reason.errors = [*form.reason.errors, str(error)]
+        flash(f"Extension not recorded: {error}", "error")
+        return _render_incident(db.session.get(Incident, incident_id), {f"extend-{deadline_id}": form}, 422)
+    except StaleDataError:
+        db.session.rollback()
+        flash(str(IncidentChangedElsewhere(incident)), "error")
+        return _render_incident(db.session.get(Incident, incident_id), status=409)
+    flash(f"Extension recorded: '{deadline.title}' is now due later.", "success")
+    return redirect(url_for("incidents.show", incident_id=incident_id))

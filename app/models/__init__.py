@@ -2,7 +2,7 @@
 
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base
-from app.models.deadlines import Deadline
+from app.models.deadlines import Deadline, DeadlineExtension
 from app.models.evidence import EvidenceFile, Post
 from app.models.incidents import Incident, IncidentKind, ReferenceCounter, Severity
 from app.models.outbox import OutboxMessage
@@ -18,6 +18,7 @@ __all__ = [
     "Base",
     "ClosureDay",
     "Deadline",
+    "DeadlineExtension",
     "EvidenceFile",
     "Incident",
     "IncidentClause",

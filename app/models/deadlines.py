@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -39,8 +39,14 @@ class Deadline(Base):
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None]
     breached_at: Mapped[datetime | None]
+    # Copied from the workflow file when the deadline starts, so the sweep needs no definitions.
+    reminders: Mapped[list[str]] = mapped_column(JSON, default=list)
+    on_breach: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     incident: Mapped[Incident] = relationship(back_populates="deadlines")
+    extensions: Mapped[list[DeadlineExtension]] = relationship(
+        back_populates="deadline", cascade="all, delete-orphan", order_by="DeadlineExtension.id"
+    )
 
     @property
     def is_live(self) -> bool:
@@ -48,3 +54,20 @@ class Deadline(Base):
 
     def is_overdue(self, now: datetime) -> bool:
         return self.status == "running" and self.due_at < now
+
+
+class DeadlineExtension(Base):
+    """An agreed extension: the old and new due times, why, and who agreed it."""
+
+    __tablename__ = "deadline_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id", ondelete="CASCADE"), index=True)
+    previous_due_at: Mapped[datetime]
+    new_due_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    agreed_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deadline: Mapped[Deadline] = relationship(back_populates="extensions")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -88,6 +88,8 @@ class Incident(Base):
     severity: Mapped[str] = mapped_column(String(16), default=Severity.MEDIUM)
     calendar: Mapped[str] = mapped_column(String(32), default="england-and-wales")
     outcome: Mapped[str | None] = mapped_column(String(64))
+    # The latest value of every field entered on a transition (e.g. the effective date of termination).
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

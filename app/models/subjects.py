@@ -27,6 +27,7 @@ class Warning(Base):
     __tablename__ = "warnings"
     __table_args__ = (
         CheckConstraint("expires_on > issued_on", name="expires_after_issue"),
+        CheckConstraint("status IN ('live', 'expired')", name="known_status"),
         Index("ix_warnings_person_id_expires_on", "person_id", "expires_on"),
     )
 
@@ -36,6 +37,8 @@ class Warning(Base):
     level: Mapped[str] = mapped_column(String(64))
     issued_on: Mapped[date] = mapped_column(Date)
     expires_on: Mapped[date] = mapped_column(Date)
+    # live until the sweep sees its expiry date pass; then expired (kept as a summary only).
+    status: Mapped[str] = mapped_column(String(16), default="live")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def is_live(self, today: date) -> bool:

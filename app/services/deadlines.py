@@ -5,14 +5,15 @@ The lengths come from the workflow files; the counting from ``app.timing``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.models import ClosureDay, Deadline, Incident
-from app.timing import WorkingCalendar, due_at, get_calendar, parse_duration
+from app.models import ClosureDay, Deadline, DeadlineExtension, Incident, User
+from app.services import ServiceError
+from app.timing import LONDON, WorkingCalendar, due_at, get_calendar, parse_duration
 from app.workflow.definition import DeadlineDef
 
 
@@ -52,6 +53,8 @@ def start(
         started_at=begin,
         due_at=due_at(begin, parsed, calendar_for(session, incident.calendar)),
         status="running",
+        reminders=list(spec.reminders),
+        on_breach=dict(spec.on_breach) if spec.on_breach else None,
     )
     incident.deadlines.append(deadline)
     return deadline
@@ -72,6 +75,20 @@ def extend(session: Session, incident: Incident, key: str, by: str) -> list[Dead
     moved = live(incident, key)
     for deadline in moved:
         deadline.due_at = due_at(deadline.due_at, parse_duration(by), calendar)
+    return moved
+
+
+def stop_clock_between(session: Session, incident: Incident, key: str, day_a: date, day_b: date,
+                       at_least: str) -> list[Deadline]:
+    """The clock stops from Day A to Day B: the due date moves on by the days in between, and at least
+    ``at_least`` (e.g. one month) remains after Day B. The claim is due by whichever is later."""
+    if day_b < day_a:
+        raise ServiceError("Day B (the certificate) cannot be before Day A (the notification).")
+    calendar = calendar_for(session, incident.calendar)
+    floor = due_at(datetime.combine(day_b, time(12, 0), LONDON), parse_duration(at_least), calendar)
+    moved = live(incident, key)
+    for deadline in moved:
+        deadline.due_at = max(deadline.due_at + timedelta(days=(day_b - day_a).days), floor)
     return moved
 
 
@@ -109,3 +126,45 @@ def cancel_all(incident: Incident) -> None:
 
 def time_left(deadline: Deadline, now: datetime) -> timedelta:
     return deadline.due_at - now
+
+
+def agree_extension(
+    session: Session,
+    incident: Incident,
+    deadline: Deadline,
+    *,
+    actor: User,
+    reason: str,
+    agreed_by: str,
+    new_due: datetime | None = None,
+    by: str | None = None,
+) -> DeadlineExtension:
+    """Record an agreed extension: moves the due time later, with the reason and who agreed it."""
+    from app.services import audit
+
+    if deadline.incident_id != incident.id or not deadline.is_live:
+        raise ServiceError("That deadline is not running on this incident any more; reload the page.")
+    reason, agreed_by = reason.strip(), agreed_by.strip()
+    if not reason:
+        raise ServiceError("Say why the extension was agreed.")
+    if not agreed_by:
+        raise ServiceError("Say who agreed the extension (for example the employer's HR adviser).")
+    if (new_due is None) == (by is None):
+        raise ServiceError("Give either a new due date or a length to extend by, not both.")
+    if by is not None:
+        new_due = due_at(deadline.due_at, parse_duration(by), calendar_for(session, incident.calendar))
+    assert new_due is not None
+    if new_due <= deadline.due_at:
+        raise ServiceError("An extension must move the deadline later than it is now.")
+    extension = DeadlineExtension(previous_due_at=deadline.due_at, new_due_at=new_due, reason=reason,
+                                  agreed_by=agreed_by, recorded_by_id=actor.id)
+    deadline.extensions.append(extension)
+    deadline.due_at = new_due
+    deadline.breached_at = None
+    incident.bump_version()
+    session.flush()
+    audit.record(session, actor=actor, action="deadline.extended", incident=incident, object_type="deadline",
+                 object_id=deadline.id, comment=reason,
+                 data={"deadline": deadline.key, "from": extension.previous_due_at.isoformat(),
+                       "to": new_due.isoformat(), "agreed_by": agreed_by})
+    return extension

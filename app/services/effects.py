@@ -8,13 +8,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.models import Incident, IncidentLink, OutboxMessage, PersonFlag, User, Warning
-from app.permissions import can_view
-from app.services import audit
+from app.models import Incident, IncidentLink, PersonFlag, User, Warning
+from app.services import audit, notifications
 from app.services import deadlines as deadline_service
 from app.workflow import WorkflowDef, WorkflowRegistry
 from app.workflow.definition import Ref
@@ -49,6 +47,21 @@ def _start_deadline(ctx: EffectContext) -> None:
 
 def _stop_deadline(ctx: EffectContext) -> None:
     deadline_service.stop(ctx.incident, ctx.params["deadline"])
+
+
+def _recorded(ctx: EffectContext, field: str) -> Any:
+    value = ctx.values.get(field)
+    return value if value not in (None, "") else (ctx.incident.fields or {}).get(field)
+
+
+def _stop_clock_between(ctx: EffectContext) -> None:
+    start, end = _recorded(ctx, ctx.params["start_field"]), _recorded(ctx, ctx.params["end_field"])
+    if not start or not end:
+        return
+    deadline_service.stop_clock_between(
+        ctx.session, ctx.incident, ctx.params["deadline"], date.fromisoformat(str(start)[:10]),
+        date.fromisoformat(str(end)[:10]), ctx.params["at_least"],
+    )
 
 
 def _extend_deadline(ctx: EffectContext) -> None:
@@ -114,19 +127,14 @@ def _record_warning(ctx: EffectContext) -> None:
 
 
 def _notify_role(ctx: EffectContext) -> None:
-    from app.services.notifications import incident_message
-
-    users = ctx.session.scalars(select(User).where(User.role == ctx.params["role"], User.active.is_(True)))
-    for user in users:
-        if can_view(user, ctx.incident):
-            subject, body = incident_message(ctx.incident, f"{ctx.definition.title}: your attention is needed")
-            ctx.session.add(OutboxMessage(to_address=user.email, subject=subject, body=body,
-                                          incident_id=ctx.incident.id))
+    headline = f"{ctx.definition.title}: your attention is needed"
+    notifications.notify_role(ctx.session, ctx.incident, ctx.params["role"], headline)
 
 
 EFFECT_HANDLERS: dict[str, Callable[[EffectContext], None]] = {
     "start_deadline": _start_deadline,
     "stop_deadline": _stop_deadline,
+    "stop_clock_between": _stop_clock_between,
     "extend_deadline": _extend_deadline,
     "record_outcome": _record_outcome,
     "set_severity": _set_severity,

@@ -264,6 +264,8 @@ def take_transition(
     entering = definition.states[decision.to_state]
     incident.state = decision.to_state
     incident.state_entered_at = now
+    if decision.values:
+        incident.fields = {**(incident.fields or {}), **decision.values}
     incident.updated_at = now
     if leaving.clock_paused and not entering.clock_paused:
         deadline_service.resume_all(incident)

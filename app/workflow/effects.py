@@ -17,7 +17,8 @@ class EffectSpec:
 
 
 # Parameter kinds: deadline (a deadline of this workflow), field (a field of this transition),
-# duration, workflow (another workflow's key), role, text, int, flag.
+# recorded_field (a field of any transition of this workflow: its latest recorded value is used),
+# duration, workflow (another workflow's key), role, text, int.
 EFFECTS: dict[str, EffectSpec] = {
     "start_deadline": EffectSpec(
         {"deadline": "deadline"},
@@ -25,6 +26,13 @@ EFFECTS: dict[str, EffectSpec] = {
         "starts a named deadline",
     ),
     "stop_deadline": EffectSpec({"deadline": "deadline"}, {}, "stops a running deadline (met)"),
+    "stop_clock_between": EffectSpec(
+        {"deadline": "deadline", "start_field": "recorded_field", "end_field": "recorded_field",
+         "at_least": "duration"},
+        {},
+        "moves a deadline on by the days between two recorded dates, leaving at least a set time after the "
+        "second (the tribunal clock during early conciliation)",
+    ),
     "extend_deadline": EffectSpec({"deadline": "deadline", "by": "duration"}, {}, "agreed extension"),
     "record_outcome": EffectSpec({"field": "field"}, {}, "stores the field as the incident's outcome"),
     "set_severity": EffectSpec({"field": "field"}, {}, "stores the field as the incident's severity"),

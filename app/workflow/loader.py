@@ -96,6 +96,11 @@ def _check_params(
             fields = {f["key"] for f in (transition or {}).get("fields", [])}
             if value not in fields:
                 raise doc.error(f"{label} names the field '{value}', which this transition does not have", *where, name)
+        if kind == "recorded_field":
+            every = {f["key"] for t in doc.data.get("transitions", []) for f in t.get("fields", [])}
+            if value not in every:
+                raise doc.error(f"{label} names the field '{value}', which no transition of this workflow records",
+                                *where, name)
         if kind == "duration":
             _duration(doc, value, *where, name)
         if kind == "role":

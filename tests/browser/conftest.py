@@ -27,8 +27,15 @@ from app.services.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from tests.conftest import ROOT, _empty_all_tables
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 EXPECT_TIMEOUT_MS = 5_000
 
@@ -82,8 +89,10 @@ def live_server(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     server: BaseWSGIServer = make_server("127.0.0.1", 0, _not_ready, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     application = create_app(
-        instance_path=tmp_path_factory.mktemp("browser-instance"), database_url=sqlite_url,
-        secret_key="browser-" + uuid.uuid4().hex, base_url=url,
+        instance_path=tmp_path_factory.mktemp("browser-instance"),
+        database_url=sqlite_url,
+        secret_key="browser-" + uuid.uuid4().hex,
+        base_url=url,
     )
     assert db.engine is not None
     server.app = application
@@ -164,8 +173,10 @@ def console(context) -> ConsoleLog:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def page(context, console: ConsoleLog):  # type: ignore[no-untyped-def]
     page = context.new_page()
-    page.on("console", lambda msg: console.errors.append(f"{msg.type}: {msg.text} @ {page.url}")
-            if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: console.errors.append(f"{msg.type}: {msg.text} @ {page.url}") if msg.type == "error" else None,
+    )
     page.on("pageerror", lambda exc: console.errors.append(f"pageerror: {exc} @ {page.url}"))
     return page
 

@@ -121,7 +121,9 @@ def test_comms_verifies_a_removal_in_the_browser(page: Page, sign_in, seeded, sc
     expect(page.locator("ul.deadlines")).to_contain_text("Content removed")
     screenshot(page, "before")
 
-    step = page.locator("details.transition").filter(has=page.locator("summary", has_text=re.compile(r"^Verify removal$")))
+    step = page.locator("details.transition").filter(
+        has=page.locator("summary", has_text=re.compile(r"^Verify removal$"))
+    )
     expect(step).to_have_count(1)
     submit = step.get_by_role("button", name="Verify removal")
     expect(submit).to_be_hidden()  # collapsed until opened

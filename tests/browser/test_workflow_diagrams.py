@@ -7,9 +7,6 @@ context that starts from that signed-in storage state (13 sign-ins cost several 
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -28,8 +25,9 @@ def admin_storage_state(browser, live_server) -> dict:  # type: ignore[no-untype
     context = browser.new_context(base_url=live_server.url, **CONTEXT_OPTIONS)
     try:
         page = context.new_page()
-        sign_in_through_form(page, "admin", seeded.password,
-                             lambda p, step: save_screenshot(p, "test_workflow_diagrams", step))
+        sign_in_through_form(
+            page, "admin", seeded.password, lambda p, step: save_screenshot(p, "test_workflow_diagrams", step)
+        )
         return context.storage_state()
     finally:
         context.close()

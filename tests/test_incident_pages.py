@@ -112,3 +112,24 @@ def test_opening_an_incident_with_bad_input_says_what_to_fix(client, signed_in):
     response = client.post("/incidents/new", data={"csrf_token": token, "workflow": "employer-disciplinary",
                                                    "title": "x", "severity": "low", "calendar": "england-and-wales"})
     assert response.status_code == 400  # comms may not open union cases: not among the choices
+
+
+def test_the_page_offers_exactly_the_steps_this_user_may_take_now(client, app, db, signed_in):
+    user = signed_in("comms", team="communications")
+    incident = _incident(app, db, user)
+    html = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    registry = app.extensions["breachdesk.workflows"]
+    definition = registry.get("problem-solving")
+    offered = {t.key for t in definition.transitions.values() if f"/transitions/{t.key}\"" in html}
+    expected = {t.key for t in definition.transitions_from("reported") if "comms" in t.roles}
+    assert offered == expected and "escalate_to_formal" not in offered
+
+
+def test_times_are_stored_in_utc_and_shown_in_uk_time(app):
+    from datetime import UTC, datetime
+
+    from app.web import local_time
+
+    with app.app_context():
+        assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "01 Jul 2026 13:00"  # BST
+        assert local_time(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)) == "01 Dec 2026 12:00"  # GMT

@@ -142,6 +142,7 @@ def test_comms_verifies_a_removal_in_the_browser(page: Page, sign_in, seeded, sc
     expect(history.last).to_contain_text("Chris Comms")
     expect(history).to_have_count(3)  # opened, request removal, verify removal
     expect(page.locator("details.transition")).to_have_count(0)  # a final state: nothing left to do
+    expect(page.get_by_text("This incident is closed.")).to_be_visible()
     expect(page.get_by_text("No deadline is running.")).to_be_visible()
     screenshot(page, "after")
 

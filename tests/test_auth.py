@@ -49,7 +49,7 @@ def test_repeated_failures_are_throttled_even_with_the_right_password(client, ma
         assert login(client, user, password="wrong wrong wrong").status_code == 401
     throttled = login(client, user)
     assert throttled.status_code == 429
-    assert "Too many failed attempts" in throttled.get_data(as_text=True)
+    assert "Too many failed sign-in attempts" in throttled.get_data(as_text=True)
     assert db.session.query(LoginFailure).filter_by(email=user.email).count() == 5
 
 
@@ -148,3 +148,25 @@ def test_passwords_are_stored_as_argon2id_with_owasp_parameters(app, db):
     assert encoded.startswith("$argon2id$")
     params = dict(p.split("=") for p in encoded.split("$")[3].split(","))
     assert int(params["m"]) >= 19 * 1024 and int(params["t"]) >= 2 and int(params["p"]) == 1
+
+
+def test_one_address_trying_many_accounts_is_throttled(client, make):
+    for n in range(20):
+        token = csrf_token(client, "/login")
+        client.post("/login", data={"email": f"guess{n}@example.org", "password": "guessing passwords",
+                                    "csrf_token": token})
+    user = make.user("comms")
+    assert login(client, user).status_code == 429
+
+
+def test_common_passwords_are_refused_and_long_unicode_ones_welcome():
+    from app.services.passwords import password_problem
+
+    assert "commonly used" in password_problem("password1234")
+    assert "commonly used" in password_problem("Qwertyuiop123")
+    assert password_problem("ünïcödé pässwörd ✓ with spaces") is None
+    assert password_problem("x" * 200 + "abcd") is None
+
+
+def test_responses_vary_on_cookie(client):
+    assert "Cookie" in client.get("/login").headers.get("Vary", "")

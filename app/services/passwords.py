@@ -37,12 +37,24 @@ def burn_verification_time(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords from zxcvbn's frequency lists (shipped in the package)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
 def password_problem(password: str) -> str | None:
-    """Why a new password is not acceptable, or None."""
+    """Why a new password is not acceptable, or None. Long passphrases and any Unicode are welcome."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > 256:
         return "Use at most 256 characters."
     if password.strip() == "" or len(set(password)) < 4:
         return "Use a password with more variety than that."
+    folded = password.casefold()
+    stripped = folded.rstrip("0123456789!?. ")
+    if folded in common_passwords() or (len(stripped) >= 6 and stripped in common_passwords()):
+        return "That password is on the list of commonly used passwords; choose another."
     return None

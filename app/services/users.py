@@ -34,8 +34,12 @@ class LoginRefused(ServiceError):
 
 @dataclass(frozen=True)
 class Throttle:
+    """Limits on failed sign-ins, per account and per address, counted in the database so every
+    app process shares them."""
+
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
+    max_failures_per_address: int = 20
 
 
 def normalise_email(email: str) -> str:
@@ -91,11 +95,13 @@ def create_user(
     return user
 
 
-def recent_failures(session: Session, email: str, throttle: Throttle) -> int:
+def recent_failures(session: Session, email: str, throttle: Throttle, ip: str | None = None) -> tuple[int, int]:
+    """Failures in the window for this account, and from this address."""
     since = utcnow() - throttle.window
-    return session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.email == email, LoginFailure.at >= since)
-    ) or 0
+    recent = select(func.count()).select_from(LoginFailure).where(LoginFailure.at >= since)
+    by_account = session.scalar(recent.where(LoginFailure.email == email)) or 0
+    by_address = session.scalar(recent.where(LoginFailure.ip == ip)) or 0 if ip else 0
+    return by_account, by_address
 
 
 def authenticate(
@@ -103,11 +109,12 @@ def authenticate(
 ) -> User:
     """Return the user, or raise LoginRefused with a message that never says whether the account exists."""
     email = normalise_email(email)
-    if recent_failures(session, email, throttle) >= throttle.max_failures:
+    by_account, by_address = recent_failures(session, email, throttle, ip)
+    if by_account >= throttle.max_failures or by_address >= throttle.max_failures_per_address:
         audit.record(session, actor=None, actor_label=email, action="login.throttled", data={"email": email})
         minutes = int(throttle.window.total_seconds() // 60)
         raise LoginRefused(
-            f"Too many failed attempts for this account. Wait {minutes} minutes and try again, "
+            f"Too many failed sign-in attempts. Wait {minutes} minutes and try again, "
             "or ask an administrator to reset your password.",
             throttled=True,
         )

@@ -1,0 +1,362 @@
+"""The transition service against a real database: refusals write nothing; versions and migration.
+
+Runs on SQLite and PostgreSQL (through the ``app`` fixture).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.models import AuditEvent, Incident, Person, User, WorkflowVersion
+from app.services import NotFound
+from app.services.incidents import (
+    IncidentChangedElsewhere,
+    OpenRequest,
+    PostInput,
+    definition_for,
+    open_incident,
+    take_transition,
+)
+from app.services.workflow_versions import MigrationBlocked, migrate_open_incidents
+from app.workflow import TransitionNotAllowed, WorkflowRegistry
+from app.workflow.registry import load_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / "workflows"
+BRAND = "brand-permission"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str
+    version: int
+    workflow_version: str
+    closed: bool
+    fields: dict
+    audit_rows_for_incident: int
+    audit_rows: int
+
+
+def snapshot(db: Session, incident: Incident) -> Snapshot:
+    """What is stored, read afresh from the database."""
+    db.expire_all()
+    stored = db.get(Incident, incident.id)
+    assert stored is not None
+    return Snapshot(
+        state=stored.state, version=stored.version, workflow_version=stored.workflow_version,
+        closed=stored.closed_at is not None, fields=dict(stored.fields or {}),
+        audit_rows_for_incident=db.scalar(select(func.count(AuditEvent.id))
+                                          .where(AuditEvent.incident_id == incident.id)),
+        audit_rows=db.scalar(select(func.count(AuditEvent.id))),
+    )
+
+
+def registry_of(app: Flask) -> WorkflowRegistry:
+    return app.extensions["breachdesk.workflows"]
+
+
+def open_one(db: Session, registry: WorkflowRegistry, actor: User, workflow: str = "content-removal", *,
+             post: bool = True) -> Incident:
+    subject = Person(name="Dr Example", role="officer")
+    db.add(subject)
+    incident = open_incident(
+        db, registry,
+        OpenRequest(workflow_key=workflow, title="A reported post", subject=subject,
+                    post=PostInput(platform="x", text="The post.") if post else None),
+        actor=actor,
+    )
+    db.commit()
+    return incident
+
+
+# --- refusals change nothing ------------------------------------------------------------------
+
+
+REFUSALS = {
+    "wrong-state": ("admin", "verify_removed", {}, None,
+                    "'Verify removal' cannot be taken now: the incident is at 'Evidence captured'. "
+                    "Someone may have moved it on; reload to see its current state."),
+    "wrong-role": ("director_of_comms", "request_removal", {"requested_via": "email"}, None,
+                   "Your role may not take 'Request removal'."),
+    "bad-field": ("admin", "request_removal", {"requested_via": "carrier_pigeon"}, None,
+                  "Check the form: Requested via: choose one of: email, direct_message, phone."),
+    "undeclared-field": ("admin", "request_removal", {"requested_via": "email", "state": "closed"}, None,
+                         "Check the form: 'state' is not a field of 'Request removal'."),
+    "missing-comment": ("admin", "close_no_action", {}, "  ", "'Close, no action needed' needs a comment saying why."),
+    "unknown-step": ("admin", "delete", {}, None, "'delete' is not a step of the Content removal request workflow."),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_refused_transition_changes_nothing(app: Flask, db: Session, make, case: str) -> None:  # type: ignore[no-untyped-def]
+    role, transition, values, comment, reason = REFUSALS[case]
+    registry = registry_of(app)
+    incident = open_one(db, registry, make.user("admin"))
+    actor = make.user(role)
+    before = snapshot(db, incident)
+
+    with pytest.raises(TransitionNotAllowed) as caught:
+        take_transition(db, registry, incident, transition, actor=actor, values=values, comment=comment,
+                        expected_version=incident.version)
+    assert caught.value.reason == reason
+    db.commit()  # even committing afterwards stores nothing: the refusal came before any change
+
+    assert snapshot(db, incident) == before
+    assert before.state == "evidence_captured" and before.version == 1
+
+
+def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    registry = registry_of(app)
+    incident = open_one(db, registry, make.user("admin"), post=False)
+    before = snapshot(db, incident)
+    with pytest.raises(TransitionNotAllowed) as caught:
+        take_transition(db, registry, incident, "request_removal", actor=make.user("admin"),
+                        values={"requested_via": "email"})
+    assert caught.value.reason == "'Request removal' is not possible yet: Capture the post or attach evidence first."
+    db.commit()
+    assert snapshot(db, incident) == before
+
+
+def test_someone_who_cannot_see_the_incident_is_told_it_does_not_exist(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    registry = registry_of(app)
+    incident = open_one(db, registry, make.user("admin"))
+    before = snapshot(db, incident)
+    with pytest.raises(NotFound):
+        take_transition(db, registry, incident, "request_removal", actor=make.user("rep"),
+                        values={"requested_via": "email"})
+    db.commit()
+    assert snapshot(db, incident) == before
+
+
+def test_a_stale_expected_version_writes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    registry = registry_of(app)
+    admin = make.user("admin")
+    incident = open_one(db, registry, admin)
+    loaded_version = incident.version
+    take_transition(db, registry, incident, "request_removal", actor=admin, values={"requested_via": "email"},
+                    expected_version=loaded_version)
+    db.commit()
+    before = snapshot(db, incident)
+    assert before.version == loaded_version + 1
+
+    with pytest.raises(IncidentChangedElsewhere) as caught:
+        take_transition(db, registry, incident, "verify_removed", actor=admin, expected_version=loaded_version)
+    assert str(caught.value) == (
+        f"{incident.reference} was changed by someone else while you were working on it. "
+        "Nothing you entered was saved; the page now shows its current state."
+    )
+    db.commit()
+    assert snapshot(db, incident) == before
+
+
+def test_a_change_committed_by_another_session_is_not_overwritten(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The in-memory incident is stale, so expected_version passes; the UPDATE … WHERE version catches it."""
+    registry = registry_of(app)
+    admin = make.user("admin")
+    incident = open_one(db, registry, admin)
+    with Session(bind=db.get_bind()) as other:
+        other.execute(update(Incident).where(Incident.id == incident.id).values(version=Incident.version + 1))
+        other.commit()
+    audit_before = db.scalar(select(func.count(AuditEvent.id)))
+    db.commit()
+
+    with pytest.raises((IncidentChangedElsewhere, StaleDataError)):
+        take_transition(db, registry, incident, "request_removal", actor=admin, values={"requested_via": "email"},
+                        expected_version=incident.version)
+    db.rollback()
+    after = snapshot(db, incident)
+    assert (after.state, after.version, after.audit_rows) == ("evidence_captured", 2, audit_before)
+
+
+# --- workflow versions --------------------------------------------------------------------------
+
+
+def copy_workflows(tmp_path: Path) -> Path:
+    folder = tmp_path / "workflows"
+    shutil.copytree(WORKFLOWS, folder, ignore=shutil.ignore_patterns("*.md", "*~"))
+    return folder
+
+
+ON_HOLD_STATE = """states:
+  on_hold:
+    title: On hold
+    description: Waiting for the requester.
+"""
+ON_HOLD_TRANSITIONS = """
+  - key: put_on_hold
+    title: Put on hold
+    from: [requested, content_submitted]
+    to: on_hold
+    roles: [comms, admin]
+    comment: optional
+
+  - key: resume
+    title: Resume
+    from: [on_hold]
+    to: requested
+    roles: [comms, admin]
+    comment: optional
+"""
+
+
+def with_on_hold(tmp_path: Path) -> Path:
+    folder = copy_workflows(tmp_path)
+    path = folder / f"{BRAND}.yaml"
+    text = path.read_text()
+    assert text.count("\nstates:\n") == 1 and text.rstrip().splitlines()[-1].startswith("    ")
+    path.write_text(text.replace("\nstates:\n", "\n" + ON_HOLD_STATE, 1).rstrip("\n") + "\n" + ON_HOLD_TRANSITIONS)
+    return folder
+
+
+def migrated_rows(db: Session, incident: Incident) -> list[AuditEvent]:
+    return list(db.scalars(select(AuditEvent).where(AuditEvent.incident_id == incident.id,
+                                                    AuditEvent.action == "incident.workflow_migrated")))
+
+
+def test_open_incidents_keep_their_version_until_migrated(app: Flask, db: Session, make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    old_registry = registry_of(app)
+    old = old_registry.get(BRAND)
+    admin = make.user("admin")
+    waiting = open_one(db, old_registry, admin, BRAND)
+    submitted = open_one(db, old_registry, admin, BRAND)
+    take_transition(db, old_registry, submitted, "submit_content", actor=admin, values={"intended_use": "A poster"})
+    finished = open_one(db, old_registry, admin, BRAND)
+    take_transition(db, old_registry, finished, "refuse", actor=admin, comment="no")
+    db.commit()
+    stored = db.scalar(select(WorkflowVersion.source).where(WorkflowVersion.workflow_key == BRAND,
+                                                            WorkflowVersion.version == old.version))
+    assert stored == old.source_text
+
+    # The file changes: a new state and two transitions. Start-up would now load this registry.
+    new_registry = load_registry(with_on_hold(tmp_path), old_registry.catalogues)
+    new = new_registry.get(BRAND)
+    assert new.version != old.version and "on_hold" in new.states
+
+    # The old incident still runs on the version it was opened on, rebuilt from the stored text.
+    running = definition_for(db, new_registry, waiting)
+    assert running.version == old.version and "on_hold" not in running.states
+    assert running.source_path == f"{BRAND}@{old.version}.yaml"
+    with pytest.raises(TransitionNotAllowed) as caught:
+        take_transition(db, new_registry, waiting, "put_on_hold", actor=admin)
+    assert caught.value.reason == f"'put_on_hold' is not a step of the {old.title} workflow."
+    take_transition(db, new_registry, waiting, "submit_content", actor=admin, values={"intended_use": "A mug"})
+    take_transition(db, new_registry, waiting, "request_changes", actor=admin, comment="smaller logo")
+    db.commit()
+    assert snapshot(db, waiting).workflow_version == old.version
+    assert snapshot(db, waiting).state == "requested"
+
+    # A dry run says what would move and moves nothing.
+    before = [snapshot(db, i) for i in (waiting, submitted, finished)]
+    would = migrate_open_incidents(db, new_registry, BRAND, actor=admin, dry_run=True)
+    assert [i.id for i in would] == [waiting.id, submitted.id]
+    db.commit()
+    assert [snapshot(db, i) for i in (waiting, submitted, finished)] == before
+
+    moved = migrate_open_incidents(db, new_registry, BRAND, actor=admin)
+    db.commit()
+    assert [i.id for i in moved] == [waiting.id, submitted.id]
+    for incident, earlier in zip((waiting, submitted), before, strict=False):
+        now = snapshot(db, incident)
+        assert (now.workflow_version, now.state, now.version) == (new.version, earlier.state, earlier.version + 1)
+        rows = migrated_rows(db, incident)
+        assert len(rows) == 1
+        assert rows[0].data == {"from_version": old.version, "to_version": new.version}
+        assert (rows[0].from_state, rows[0].to_state, rows[0].actor_id) == (earlier.state, earlier.state, admin.id)
+        assert now.audit_rows_for_incident == earlier.audit_rows_for_incident + 1
+    # Closed incidents stay on their version (only the total of audit rows elsewhere has grown).
+    assert replace(snapshot(db, finished), audit_rows=0) == replace(before[2], audit_rows=0)
+    assert migrated_rows(db, finished) == []
+    assert db.scalar(select(WorkflowVersion.source).where(WorkflowVersion.workflow_key == BRAND,
+                                                          WorkflowVersion.version == new.version)) is not None
+
+    # Migrated incidents take the new transitions.
+    take_transition(db, new_registry, waiting, "put_on_hold", actor=admin)
+    take_transition(db, new_registry, submitted, "put_on_hold", actor=admin)
+    db.commit()
+    assert snapshot(db, waiting).state == snapshot(db, submitted).state == "on_hold"
+
+    # Migrating again moves nothing and writes nothing.
+    audit_total = snapshot(db, waiting).audit_rows
+    assert migrate_open_incidents(db, new_registry, BRAND, actor=admin) == []
+    db.commit()
+    assert snapshot(db, waiting).audit_rows == audit_total
+
+
+WITHOUT_CONTENT_SUBMITTED = """\
+key: brand-permission
+title: Logo and brand permission
+side: college
+clauses: ["rcr:2.12"]
+retention: short
+open_roles: [officer, comms, admin]
+initial: requested
+states:
+  requested:
+    title: Requested
+  approved:
+    title: Approved
+    final: true
+  refused:
+    title: Refused
+    final: true
+transitions:
+  - key: approve
+    title: Approve
+    from: [requested]
+    to: approved
+    roles: [comms, admin]
+  - key: refuse
+    title: Refuse
+    from: [requested]
+    to: refused
+    roles: [comms, admin]
+    comment: required
+"""
+
+
+def test_migration_is_refused_when_a_state_in_use_disappears(app: Flask, db: Session, make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    old_registry = registry_of(app)
+    old = old_registry.get(BRAND)
+    admin = make.user("admin")
+    waiting = open_one(db, old_registry, admin, BRAND)
+    submitted = open_one(db, old_registry, admin, BRAND)
+    take_transition(db, old_registry, submitted, "submit_content", actor=admin, values={"intended_use": "A poster"})
+    db.commit()
+
+    folder = copy_workflows(tmp_path)
+    (folder / f"{BRAND}.yaml").write_text(WITHOUT_CONTENT_SUBMITTED)
+    new_registry = load_registry(folder, old_registry.catalogues)
+    new = new_registry.get(BRAND)
+    assert "content_submitted" not in new.states
+
+    before = [snapshot(db, i) for i in (waiting, submitted)]
+    for dry_run in (True, False):
+        with pytest.raises(MigrationBlocked) as caught:
+            migrate_open_incidents(db, new_registry, BRAND, actor=admin, dry_run=dry_run)
+        assert str(caught.value) == (
+            f"cannot move {BRAND}: the current file has no state 'content_submitted', where 1 open incident(s) "
+            f"stand (e.g. {submitted.reference}). Add the state back or finish those incidents first; "
+            "nothing was moved."
+        )
+    db.commit()  # nothing was pending
+    assert [snapshot(db, i) for i in (waiting, submitted)] == before
+    assert all(s.workflow_version == old.version for s in before)
+    assert migrated_rows(db, waiting) == migrated_rows(db, submitted) == []
+    assert db.scalar(select(func.count(WorkflowVersion.id)).where(WorkflowVersion.version == new.version)) == 0
+
+    # Both keep working on the old version; once the stranded one is finished, migration goes through.
+    take_transition(db, new_registry, submitted, "approve", actor=admin)
+    db.commit()
+    moved = migrate_open_incidents(db, new_registry, BRAND, actor=admin)
+    db.commit()
+    assert [i.id for i in moved] == [waiting.id]
+    assert snapshot(db, waiting).workflow_version == new.version
+    assert snapshot(db, submitted).workflow_version == old.version

@@ -1,38 +1,48 @@
-"""Who may see and do what. Every view, list, count and API call asks here; anything not allowed is denied.
+"""Who may see and do what. Every view, list, count, e-mail and API call asks here; anything not
+allowed is denied.
 
 Need-to-know, in short:
-- administrators see everything;
-- a college-side incident (reported posts, press, tags…) is seen by its owning team, the Director of
-  Communications and the press office, and by the person who logged it;
-- a union- or regulator-side incident (a member's case) is seen by its assigned rep and the regional
-  officers of the rep's team, never by the communications team;
-- a restricted incident is seen only by its assignee, its creator and administrators;
+- the assignee, the person who logged it, and anyone it was explicitly shared with (with a reason)
+  may read an incident;
+- a college-side incident (reported posts, press, tags…) is also read by its owning comms team, the
+  Director of Communications and the press office;
+- a union- or regulator-side incident (a member's case) is also read by the regional officers of the
+  owning team, never by the communications team;
+- administrators read everything except restricted (special-category) files, which they may know
+  exist but must "break glass" to open, giving a reason that is audited;
 - auditors read the audit trail, not case files.
 
-``can_view`` and ``visible_incidents`` encode the same rules twice (one for a loaded row, one as SQL);
-a test checks they agree on every combination.
+``can_view``/``visible_incidents`` and ``can_know``/``knowable_incidents`` each encode one rule twice
+(for a loaded row and as SQL); a test checks every pair agrees.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
-from app.models import Incident, User
+from app.clock import utcnow
+from app.models import Incident, IncidentShare, User
 from app.roles import Role
 from app.workflow.definition import TransitionDef, WorkflowDef
 
 COLLEGE_WIDE_ROLES = (Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE)
 
 
+def _has_share(user: User, incident: Incident) -> bool:
+    now = utcnow()
+    return any(share.user_id == user.id and share.is_active(now) for share in incident.shares)
+
+
 def can_view(user: User | None, incident: Incident) -> bool:
+    """May ``user`` read this incident's file?"""
     if user is None or not user.active:
         return False
-    if user.role == Role.ADMIN:
-        return True
-    if incident.assignee_id == user.id or incident.created_by_id == user.id:
+    if incident.assignee_id == user.id or incident.created_by_id == user.id or _has_share(user, incident):
         return True
     if incident.restricted:
         return False
+    if user.role == Role.ADMIN:
+        return True
     if incident.side == "college":
         if user.role in COLLEGE_WIDE_ROLES:
             return True
@@ -42,13 +52,26 @@ def can_view(user: User | None, incident: Incident) -> bool:
     return False
 
 
+def can_know(user: User | None, incident: Incident) -> bool:
+    """May ``user`` know the incident exists (see it listed, be offered "break glass")?"""
+    return can_view(user, incident) or (user is not None and user.active and user.role == Role.ADMIN)
+
+
+def _share_exists(user: User) -> ColumnElement[bool]:
+    now = utcnow()
+    return exists().where(
+        IncidentShare.incident_id == Incident.id, IncidentShare.user_id == user.id, IncidentShare.revoked_at.is_(None),
+        or_(IncidentShare.expires_at.is_(None), IncidentShare.expires_at > now),
+    )
+
+
 def visible_incidents(user: User | None) -> ColumnElement[bool]:
-    """The SQL form of ``can_view``: a WHERE clause for lists, searches and counts."""
+    """The SQL form of ``can_view``: a WHERE clause for searches, counts and exports."""
     if user is None or not user.active:
         return false()
+    own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id, _share_exists(user))
     if user.role == Role.ADMIN:
-        return true()
-    own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id)
+        return or_(own, Incident.restricted.is_(False))
     shared: ColumnElement[bool] = false()
     if user.role in COLLEGE_WIDE_ROLES:
         shared = Incident.side == "college"
@@ -57,6 +80,25 @@ def visible_incidents(user: User | None) -> ColumnElement[bool]:
     elif user.role == Role.REGIONAL_OFFICER and user.team_id is not None:
         shared = and_(Incident.side != "college", Incident.team_id == user.team_id)
     return or_(own, and_(Incident.restricted.is_(False), shared))
+
+
+def knowable_incidents(user: User | None) -> ColumnElement[bool]:
+    """The SQL form of ``can_know``: what a list may show (restricted rows masked unless viewable)."""
+    if user is not None and user.active and user.role == Role.ADMIN:
+        return true()
+    return visible_incidents(user)
+
+
+def can_break_glass(user: User, incident: Incident) -> bool:
+    return can_know(user, incident) and not can_view(user, incident) and user.role == Role.ADMIN
+
+
+def can_share(user: User, incident: Incident) -> bool:
+    """The assignee, a regional officer or Director who can read it, or an administrator may share it."""
+    if not can_view(user, incident):
+        return False
+    return (incident.assignee_id == user.id
+            or user.role in (Role.ADMIN, Role.REGIONAL_OFFICER, Role.DIRECTOR_OF_COMMS))
 
 
 def can_open(user: User, definition: WorkflowDef) -> bool:

@@ -84,3 +84,73 @@ def test_pages_need_sign_in(client):
     for path in ("/incidents", "/incidents/1", "/incidents/new", "/workflows", "/workflows/problem-solving"):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+def test_knowing_and_reading_agree_between_row_and_sql(app, db, make):
+    from app.permissions import can_know, knowable_incidents
+
+    registry = app.extensions["breachdesk.workflows"]
+    incidents = _incidents(db, registry, make)
+    for role in ROLE_NAMES:
+        user = make.user(role, team="communications")
+        by_sql = set(db.scalars(select(Incident.id).where(knowable_incidents(user))))
+        assert by_sql == {i.id for i in incidents if can_know(user, i)}, role
+
+
+def test_admin_must_break_glass_to_read_a_restricted_file_and_it_is_audited(client, app, db, make, signed_in):
+    from app.models import AuditEvent
+    from tests.conftest import csrf_token
+
+    registry = app.extensions["breachdesk.workflows"]
+    rep = make.user("rep", team="reps-north")
+    case = open_incident(db, registry, OpenRequest(workflow_key="employer-disciplinary", title="Health details",
+                                                   assignee=rep, team=rep.team, restricted=True), actor=rep)
+    db.commit()
+    signed_in("admin")
+    listing = client.get("/incidents").get_data(as_text=True)
+    assert case.reference in listing and "Health details" not in listing
+    assert "Health details" not in client.get("/incidents?q=Health").get_data(as_text=True)
+    refused = client.get(f"/incidents/{case.id}")
+    assert refused.status_code == 403 and "Health details" not in refused.get_data(as_text=True)
+    token = csrf_token(client, "/incidents")
+    too_short = client.post(f"/incidents/{case.id}/break-glass", data={"csrf_token": token, "reason": "x"})
+    assert too_short.status_code == 400
+    opened = client.post(f"/incidents/{case.id}/break-glass",
+                         data={"csrf_token": token, "reason": "Subject access request SAR-7 needs this file"})
+    assert opened.status_code == 302
+    page = client.get(f"/incidents/{case.id}")
+    assert page.status_code == 200 and "Health details" in page.get_data(as_text=True)
+    actions = [a for (a,) in db.query(AuditEvent.action).filter(AuditEvent.incident_id == case.id)]
+    assert "incident.break_glass" in actions and "incident.viewed_restricted" in actions
+
+
+def test_refused_access_is_audited(client, app, db, make, signed_in):
+    from app.models import AuditEvent
+
+    registry = app.extensions["breachdesk.workflows"]
+    rep = make.user("rep", team="reps-north")
+    case = open_incident(db, registry, OpenRequest(workflow_key="employer-disciplinary", title="Member",
+                                                   assignee=rep, team=rep.team), actor=rep)
+    db.commit()
+    snooper = signed_in("comms", team="communications")
+    assert client.get(f"/incidents/{case.id}").status_code == 404
+    denied = db.query(AuditEvent).filter_by(action="access.denied", incident_id=case.id).one()
+    assert denied.actor_id == snooper.id
+
+
+def test_sharing_with_a_reason_grants_reading(client, app, db, make, signed_in):
+    from tests.conftest import csrf_token, login
+
+    registry = app.extensions["breachdesk.workflows"]
+    colleague = make.user("rep", team="reps-south", email="colleague@example.org")
+    rep = signed_in("rep", team="reps-north")
+    case = open_incident(db, registry, OpenRequest(workflow_key="employer-disciplinary", title="Shared case",
+                                                   assignee=db.get(type(rep), rep.id)), actor=db.get(type(rep), rep.id))
+    db.commit()
+    token = csrf_token(client, f"/incidents/{case.id}")
+    response = client.post(f"/incidents/{case.id}/shares", data={"csrf_token": token, "email": colleague.email,
+                                                                 "reason": "Covering while I am on leave"})
+    assert response.status_code == 302
+    other = app.test_client()
+    login(other, colleague)
+    assert other.get(f"/incidents/{case.id}").status_code == 200

@@ -105,3 +105,15 @@ class ExtensionForm(FlaskForm):
                                                             Length(max=5000)])
     agreed_by = StringField("Agreed by", validators=[DataRequired("Say who agreed it."), Length(max=200)],
                             description="For example: Jane Smith, HR adviser at the employer")
+
+
+class BreakGlassForm(FlaskForm):
+    reason = TextAreaField("Why you need to open this restricted file",
+                           validators=[DataRequired("Give a reason."), Length(min=10, max=2000)],
+                           description="For example: subject access request SAR-2026-014 needs this file reviewed.")
+
+
+class ShareForm(FlaskForm):
+    email = StringField("Share with (e-mail address)", validators=[DataRequired("Give an e-mail address."),
+                                                                   Length(max=254)])
+    reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(min=10, max=2000)])

@@ -4,20 +4,38 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.incidents import bp
-from app.incidents.forms import ExtensionForm, OpenIncidentForm, submitted_values, transition_form
+from app.incidents.forms import (
+    BreakGlassForm,
+    ExtensionForm,
+    OpenIncidentForm,
+    ShareForm,
+    submitted_values,
+    transition_form,
+)
 from app.models import Deadline, Incident, IncidentLink
-from app.permissions import can_manage_deadlines, can_open, can_transition, visible_incidents
+from app.permissions import (
+    can_know,
+    can_manage_deadlines,
+    can_open,
+    can_share,
+    can_transition,
+    can_view,
+    knowable_incidents,
+    visible_incidents,
+)
 from app.services import NotFound, ServiceError
+from app.services import access as access_service
 from app.services import audit as audit_service
 from app.services import deadlines as deadline_service
 from app.services.incidents import (
+    BreakGlassRequired,
     IncidentChangedElsewhere,
     OpenRequest,
     definition_for,
@@ -45,7 +63,7 @@ def index() -> str:
     query_text = request.args.get("q", "").strip()[:200]
     status = request.args.get("status", "open")
     before = request.args.get("before", type=int)
-    query = select(Incident).where(visible_incidents(current_user))
+    query = select(Incident).where(knowable_incidents(current_user))
     if workflow_key in registry:
         query = query.where(Incident.workflow_key == workflow_key)
     if state:
@@ -56,8 +74,9 @@ def index() -> str:
         query = query.where(Incident.closed_at.is_not(None))
     if query_text:
         pattern = "%" + query_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        # Titles are searched only where the user may read them: a match must not reveal a restricted title.
         query = query.where(or_(Incident.reference.ilike(pattern, escape="\\"),
-                                Incident.title.ilike(pattern, escape="\\")))
+                                and_(Incident.title.ilike(pattern, escape="\\"), visible_incidents(current_user))))
     if before:
         query = query.where(Incident.id < before)
     rows = db.session.scalars(
@@ -67,8 +86,10 @@ def index() -> str:
     incidents, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     next_before = incidents[-1].id if more and incidents else None
     openable = [d for d in registry if can_open(current_user, d)]
+    readable = {i.id for i in incidents if not i.restricted or can_view(current_user, i)}
     return render_template(
-        "incidents/index.html", incidents=incidents, registry=registry, workflow_key=workflow_key, state=state,
+        "incidents/index.html", incidents=incidents, readable=readable, registry=registry, workflow_key=workflow_key,
+        state=state,
         q=query_text, status=status, next_before=next_before, openable=openable, paged=before is not None,
     )
 
@@ -107,6 +128,7 @@ def _load(incident_id: int) -> Incident:
     try:
         return get_visible(db.session, incident_id, current_user._get_current_object())
     except NotFound:
+        db.session.commit()  # keep the audit row of the refused access
         abort(404)
 
 
@@ -133,7 +155,7 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
     return render_template(
         "incidents/show.html", incident=incident, definition=definition, transitions=choices, forms=forms,
         history=audit_service.history(db.session, incident), links=links, catalogues=registry.catalogues,
-        extension_forms=extension_forms,
+        extension_forms=extension_forms, share_form=ShareForm() if can_share(current_user, incident) else None,
     ), status
 
 
@@ -148,8 +170,66 @@ def show(incident_id: int) -> tuple[str, int]:
     )
     if incident is None:
         abort(404)
-    incident = _load(incident.id)
+    try:
+        incident = get_visible(db.session, incident.id, current_user._get_current_object())
+    except BreakGlassRequired as required:
+        return render_template("incidents/break_glass.html", incident=required.incident,
+                               form=BreakGlassForm(), message=str(required)), 403
+    except NotFound:
+        db.session.commit()  # keep the audit row of the refused access
+        abort(404)
+    access_service.record_restricted_view(db.session, incident, actor=current_user._get_current_object())
+    db.session.commit()
     return _render_incident(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/break-glass")
+@login_required
+def break_glass(incident_id: int) -> Response | tuple[str, int]:
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or not can_know(current_user, incident):
+        abort(404)
+    form = BreakGlassForm()
+    if form.validate_on_submit():
+        try:
+            access_service.break_glass(db.session, incident, actor=current_user._get_current_object(),
+                                       reason=form.reason.data or "")
+        except ServiceError as error:
+            db.session.rollback()
+            form.reason.errors = [*form.reason.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(f"{incident.reference} opened for one hour. Your reason is in the audit trail.", "info")
+            return redirect(url_for("incidents.show", incident_id=incident.id))
+    return render_template("incidents/break_glass.html", incident=incident, form=form,
+                           message="Give a reason to open this restricted file."), 400
+
+
+@bp.post("/incidents/<int:incident_id>/shares")
+@login_required
+def share(incident_id: int) -> Response | tuple[str, int]:
+    from app.services.users import find_by_email
+
+    incident = _load(incident_id)
+    if not can_share(current_user, incident):
+        abort(403, "You may not share this incident.")
+    form = ShareForm()
+    if form.validate_on_submit():
+        other = find_by_email(db.session, form.email.data or "")
+        try:
+            if other is None:
+                raise ServiceError("No active account has that e-mail address.")
+            access_service.share(db.session, incident, actor=current_user._get_current_object(), with_user=other,
+                                 reason=form.reason.data or "")
+        except ServiceError as error:
+            db.session.rollback()
+            flash(f"Not shared: {error}", "error")
+            return _render_incident(db.session.get(Incident, incident_id), status=422)
+        db.session.commit()
+        flash(f"Shared with {other.name}.", "success")
+        return redirect(url_for("incidents.show", incident_id=incident_id))
+    flash("Not shared: give the person's e-mail address and a reason.", "error")
+    return _render_incident(incident, status=400)
 
 
 @bp.post("/incidents/<int:incident_id>/transitions/<key>")

@@ -125,6 +125,7 @@ class Incident(Base):
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="incident", cascade="all, delete-orphan", order_by="Deadline.due_at"
     )
+    shares: Mapped[list[IncidentShare]] = relationship(cascade="all, delete-orphan", order_by="IncidentShare.id")
 
     @property
     def is_open(self) -> bool:
@@ -132,3 +133,29 @@ class Incident(Base):
 
     def __repr__(self) -> str:
         return f"<Incident {self.reference} {self.workflow_key}:{self.state}>"
+
+
+class IncidentShare(Base):
+    """Access to one incident for one user beyond the usual rules: an explicit share, or an
+    administrator's "break glass" reading of a restricted file. Always with a reason; never deleted."""
+
+    __tablename__ = "incident_shares"
+    __table_args__ = (
+        CheckConstraint("kind IN ('share', 'break_glass')", name="known_kind"),
+        Index("ix_incident_shares_user_id_incident_id", "user_id", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="share")
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

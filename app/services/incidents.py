@@ -24,7 +24,7 @@ from app.models import (
     WorkflowVersion,
 )
 from app.models.incidents import SEVERITIES
-from app.permissions import can_open, can_view
+from app.permissions import can_know, can_open, can_view
 from app.policy import Catalogues
 from app.services import NotFound, ServiceError, audit
 from app.services import deadlines as deadline_service
@@ -221,12 +221,27 @@ def facts_about(incident: Incident) -> IncidentFacts:
     )
 
 
+class BreakGlassRequired(ServiceError):
+    """An administrator asked for a restricted file: they must give a reason first."""
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(f"{incident.reference} is restricted. Give a reason to open it; it will be audited.")
+        self.incident = incident
+
+
 def get_visible(session: Session, incident_id: int, actor: User) -> Incident:
-    """The incident if ``actor`` may know it exists; NotFound otherwise (never "forbidden")."""
+    """The incident if ``actor`` may read it. Otherwise NotFound — never "forbidden", so nobody learns a
+    file exists — with an audit row when it does exist; or BreakGlassRequired for an administrator."""
     incident = session.get(Incident, incident_id)
-    if incident is None or not can_view(actor, incident):
+    if incident is None:
         raise NotFound("No such incident.")
-    return incident
+    if can_view(actor, incident):
+        return incident
+    if can_know(actor, incident):
+        raise BreakGlassRequired(incident)
+    audit.record(session, actor=actor, action="access.denied", incident=incident, object_type="incident",
+                 object_id=incident.id)
+    raise NotFound("No such incident.")
 
 
 def take_transition(

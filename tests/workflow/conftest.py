@@ -4,22 +4,20 @@ Parsing the 13 shipped workflow files costs about 0.3 s (PyYAML's pure-Python lo
 per file by ``app.workflow.source.load_document``), and ``create_app`` does it for every test that
 asks for ``app``. The walk-every-transition test has ~180 cases per database, so here the parsed
 registry and catalogues are reused across tests. The cache is keyed on the folder *and the bytes of
-every file in it*, so a test that loads a changed copy of the workflows gets a fresh parse.
+every file in it*, so a test that loads a changed copy of the workflows gets a fresh parse, and
+the patch is undone when the tests in this folder are done.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import app.policy as policy_module
 import app.workflow.registry as registry_module
-
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ROOT / "workflows"
-POLICIES = WORKFLOWS / "policies"
 
 
 def _fingerprint(directory: Path) -> tuple[str, str]:
@@ -30,8 +28,8 @@ def _fingerprint(directory: Path) -> tuple[str, str]:
     return str(directory.resolve()), digest.hexdigest()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _reuse_parsed_definitions() -> None:
+@pytest.fixture(scope="package", autouse=True)
+def _reuse_parsed_definitions() -> Iterator[None]:
     real_registry = registry_module.load_registry
     real_catalogues = policy_module.load_catalogues
     registries: dict[tuple[tuple[str, str], int], registry_module.WorkflowRegistry] = {}

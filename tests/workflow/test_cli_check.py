@@ -114,3 +114,16 @@ def test_show_of_an_unknown_workflow_lists_the_known_ones(breachdesk) -> None:  
     assert result.returncode == 1
     known = ", ".join(sorted(p.stem for p in SHIPPED))
     assert result.stderr == f"breachdesk: no workflow 'content-removals'; known: {known}\n"
+
+
+@pytest.mark.xfail(strict=True, reason="app/cli.py workflows_check keys the named files by stem "
+                   "(named = {f.stem: f ...}), so of two files with one name only the last is checked, "
+                   "yet both are counted as OK")
+def test_check_of_two_files_with_the_same_name_checks_both(breachdesk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "minimal.yaml"
+    broken.write_text((BROKEN / "unknown-state-in-to.yaml").read_text()
+                      .replace("key: unknown-state-in-to", "key: minimal"))
+    result = breachdesk("workflows", "check", str(broken), str(HERE / "good" / "minimal.yaml"))
+    assert result.returncode == 1, result.stdout
+    assert result.stderr == (f"breachdesk: {broken}, line 15: "
+                             "transition 'finish' goes to the unknown state 'finished'\n")

@@ -273,3 +273,23 @@ def test_workflow_citing_a_clause_is_checked_against_the_catalogues(tmp_path: Pa
     rcr.write_text(rcr.read_text().replace('- number: "2.4"', '- number: "99.9"', 1))
     definition = load_workflow_file(BROKEN / "unknown-clause.yaml", load_catalogues(policies).known)
     assert definition.clauses == ("rcr:2.8", "rcr:99.9")
+
+
+FIELD_EQUALS_TYPO = """\
+    fields:
+      - key: level
+        type: choice
+        choices: [low, high]
+    guards:
+      - guard: field_equals
+        field: level
+        value: hgih
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="loader._check_params does not check a field_equals value against the "
+                   "field's choices, so a typo loads and the transition can never be taken")
+def test_field_equals_with_a_value_that_is_not_a_choice_is_refused(catalogues: Catalogues, tmp_path: Path) -> None:
+    path = minimal_with(tmp_path, "    roles: [admin]\n", "    roles: [admin]\n" + FIELD_EQUALS_TYPO)
+    with pytest.raises(DefinitionError):
+        load_workflow_file(path, catalogues.known)

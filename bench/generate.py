@@ -25,7 +25,7 @@ import string
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -225,13 +225,14 @@ class Writer:
         else:
             self.connection.execute(insert(model.__table__), [dict(zip(columns, row, strict=True)) for row in rows])
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+    def set_chain_head(self, last_id: int, last_hash: str) -> None:
         if self.postgres:
             with self.pg.cursor() as cursor:
-                cursor.execute(text(sql).compile(dialect=self.engine.dialect).string.replace("%%", "%"),
-                               params or {})
+                cursor.execute("UPDATE audit_chain_head SET last_id = %s, last_hash = %s WHERE id = 1",
+                               (last_id, last_hash))
         else:
-            self.connection.execute(text(sql), params or {})
+            self.connection.execute(text("UPDATE audit_chain_head SET last_id = :id, last_hash = :hash WHERE id = 1"),
+                                    {"id": last_id, "hash": last_hash})
 
     def commit(self) -> None:
         if self.postgres:
@@ -628,6 +629,7 @@ class Generator:
             cited = rng.sample(keys, min(len(keys), rng.choices((0, 1, 2, 3), cum_weights=(30, 65, 85, 100))[0]))
             cat = CATALOGUE_BY_SIDE[side]
             day = created.date()
+            cited_keys = [f"{cat}:{k}" for k in cited]
             for number_key in cited:
                 clause_key = f"{cat}:{number_key}"
                 version = self.version_cache.get((clause_key, day))
@@ -716,7 +718,7 @@ class Generator:
             event_seq += 1
             heapq.heappush(pending, (created.timestamp(), event_seq, (
                 created, creator, "incident.opened", iid, None, definition.initial, None, definition.version, None,
-                {"workflow": wf_key, "title": title, "clauses": [], "severity": severity})))
+                {"workflow": wf_key, "title": title, "clauses": cited_keys, "severity": severity})))
             for step, transition in enumerate(splan.path, start=1):
                 actor = assignee if assignee is not None and self._role_of(assignee) in transition.roles else None
                 if actor is None:
@@ -729,9 +731,8 @@ class Generator:
                 at = step_at[step]
                 event_seq += 1
                 heapq.heappush(pending, (at.timestamp(), event_seq, (
-                    at, actor, "incident.transition", iid, transition.from_states[0] if False else
-                    (splan.path[step - 2].to if step > 1 else definition.initial), transition.to, transition.key,
-                    definition.version, comment, {"fields": {}})))
+                    at, actor, "incident.transition", iid, splan.path[step - 2].to if step > 1 else definition.initial,
+                    transition.to, transition.key, definition.version, comment, {"fields": {}})))
 
             if len(rows["incidents"]) >= self.o.batch or iid == n:
                 flush(None if iid == n else created.timestamp())
@@ -775,8 +776,7 @@ class Generator:
             writer.insert(IncidentLink, COLUMNS["incident_links"], link_rows[i:i + 50_000])
         self.counts["incident_links"] = len(link_rows)
         writer.insert(ReferenceCounter, ("year", "last_number"), sorted(self.year_counts.items()))
-        writer.execute("UPDATE audit_chain_head SET last_id = :id, last_hash = :hash WHERE id = 1",
-                       {"id": self.audit_seq, "hash": self.prev_hash})
+        writer.set_chain_head(self.audit_seq, self.prev_hash)
         writer.commit()
 
 
@@ -876,8 +876,7 @@ def _after_load(engine: Engine) -> None:
         with engine.connect() as connection:
             tables = connection.execute(text(
                 "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
-                "AND column_name = 'id' AND column_default LIKE 'nextval%' OR (table_schema = 'public' "
-                "AND column_name = 'id' AND is_identity = 'YES')")).scalars().all()
+                "AND column_name = 'id' AND (column_default IS NOT NULL OR is_identity = 'YES')")).scalars().all()
             for table in tables:
                 connection.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -943,11 +942,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parse_args(argv)
     summary = generate(options)
     print(report(summary, options))
-
-
-def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 if __name__ == "__main__":

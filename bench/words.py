@@ -12,7 +12,12 @@ import itertools
 import random
 from functools import lru_cache
 
-FIRST_NAMES = (
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(text.split()))
+
+
+FIRST_NAMES = _split(
     "Aaliyah Abdul Ada Adebayo Aisha Alex Alice Amara Amir Ana Andrew Anil Anna Aoife Arjun Ben Bethan Bilal "
     "Bronwen Callum Catherine Chen Chidi Chloe Chris Ciara Connor Dana Daniel David Deepa Declan Dev Ebony Eilidh "
     "Elena Eleri Emeka Emma Eoin Erin Ewan Farah Fatima Fiona Finn Gareth Grace Hamza Hannah Harriet Hassan Helen "
@@ -20,9 +25,9 @@ FIRST_NAMES = (
     "Mairead Maria Mark Maya Mei Michael Mohammed Morgan Naomi Niamh Nikhil Noah Olu Olivia Omar Owen Patrick Pooja "
     "Priya Rachel Rae Rahul Rhys Robin Rosa Ruth Sam Sana Sarah Seren Shona Simon Siobhan Sofia Steven Tariq Thomas "
     "Tom Una Usman Vikram Wei Yasmin Yusuf Zara Zoe"
-).split()
+)
 
-LAST_NAMES = (
+LAST_NAMES = _split(
     "Abbott Adeyemi Ahmed Ali Anderson Armstrong Bailey Baker Banerjee Barnes Begum Bell Bennett Brown Burns "
     "Campbell Carter Chapman Chen Clarke Collins Cooper Cox Davies Dixon Doherty Edwards Ellis Evans Fernandes "
     "Fraser Gallagher Ghosh Gill Graham Grant Green Griffiths Hall Harris Hughes Hussain Iqbal Jackson James Jenkins "
@@ -30,7 +35,7 @@ LAST_NAMES = (
     "Mitchell Moore Morgan Morris Murphy Murray Nguyen Nwosu O'Brien Okafor Owen Parker Patel Phillips Powell Price "
     "Quinn Rahman Reid Reynolds Richards Roberts Robertson Robinson Rose Ryan Scott Shah Sharma Singh Smith "
     "Stewart Taylor Thomas Thompson Turner Walker Walsh Ward Watson White Williams Wilson Wood Wright Young"
-).split()
+)
 
 OFFICES = ("President", "Vice-President, Clinical Radiology", "Vice-President, Clinical Oncology", "Dean",
            "Registrar", "Treasurer", "Chair, Trainees Committee", "Regional Chair", "Medical Director")
@@ -40,7 +45,7 @@ FUNCTION_WORDS = ("the", "a", "of", "to", "and", "in", "is", "for", "on", "with"
                   "are", "be", "by", "not", "from", "our", "your", "their", "was", "have", "has", "about")
 
 # Real content words, most frequent first: they take the top Zipf ranks.
-REAL_WORDS = (
+REAL_WORDS = _split(
     "patients hospital staff college trust waiting list radiology scan department consultant nhs today report "
     "members training exam fees registrar trainees shift rota union manager employer policy post comment "
     "disgrace shameful honestly everyone management board meeting week month year figures numbers data "
@@ -58,7 +63,7 @@ REAL_WORDS = (
     "artificial intelligence software system outage downtime it cyber attack email phone call letter notice "
     "deadline time limit weeks days extension agreed refused upheld dismissed varied withdrawn settled "
     "conciliation acas claim lodged response listed judgment order interim review restoration struck"
-).split()
+)
 
 HASHTAGS = ("#NHS", "#radiology", "#MedTwitter", "#RadTwitter", "#oncology", "#juniordoctors", "#strike",
             "#patientsafety", "#AI", "#waitinglists", "#FOAMrad", "#ESR", "#UKRCR", "#nursing", "#union")
@@ -86,7 +91,7 @@ def _syllable_words(count: int) -> list[str]:
     seen = set(REAL_WORDS) | set(FUNCTION_WORDS)
     words: list[str] = []
     while len(words) < count:
-        parts = rng.randint(2, 4)
+        parts = rng.randint(2, 3)
         word = "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(parts))
         if word not in seen:
             seen.add(word)

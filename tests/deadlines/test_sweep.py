@@ -176,25 +176,28 @@ def test_tribunal_limit_reminders_go_once_each_at_nine_in_the_morning(db, make, 
     # "6 weeks" before Sunday 30 August is Sunday 19 July, at 09:00 UK time (08:00 UTC in summer).
     six_weeks = uk(2026, 7, 19, 9, 0)
 
-    assert sweep(db, registry, six_weeks - timedelta(minutes=1)).reminders == 0
+    sweep(db, registry, six_weeks - timedelta(minutes=1))
     assert outbox(db) == []
 
-    assert sweep(db, registry, six_weeks + timedelta(minutes=1)).reminders == 1
+    sweep(db, registry, six_weeks + timedelta(minutes=1))
     [reminder] = outbox(db)
     assert reminder.to_address == rep.email
-    assert reminder.incident_id == claim.id
+    assert reminder.incident_id == claim.id and reminder.status == "pending"
     assert reminder.subject == f"[Breachdesk] {claim.reference}: Reminder: 'Tribunal claim limit' is due soon"
     assert "remind:6 weeks" in reminder.dedupe_key
 
-    assert sweep(db, registry, six_weeks + timedelta(hours=5)).reminders == 0
-    assert sweep(db, registry, uk(2026, 8, 1, 12, 0)).reminders == 0
+    sweep(db, registry, six_weeks + timedelta(hours=5))
+    sweep(db, registry, uk(2026, 8, 1, 12, 0))
     assert len(outbox(db)) == 1
 
     # "2 weeks" before: Sunday 16 August, 09:00.
-    assert sweep(db, registry, uk(2026, 8, 16, 9, 1)).reminders == 1
-    assert sweep(db, registry, uk(2026, 8, 16, 12, 0)).reminders == 0
+    sweep(db, registry, uk(2026, 8, 16, 8, 59))
+    assert len(outbox(db)) == 1
+    sweep(db, registry, uk(2026, 8, 16, 9, 1))
+    sweep(db, registry, uk(2026, 8, 16, 12, 0))
     assert Counter(m.dedupe_key.split(":remind:")[1].split(":")[0] for m in outbox(db)) == {
         "6 weeks": 1, "2 weeks": 1}
+    assert {m.to_address for m in outbox(db)} == {rep.email}
 
 
 def test_unassigned_reminder_goes_once_to_each_team_member_who_may_see_the_case(db, make, registry):
@@ -206,13 +209,28 @@ def test_unassigned_reminder_goes_once_to_each_team_member_who_may_see_the_case(
     removal = removal_requested(db, registry, comms, at=requested, patient_info=False, assignee=False)
     remind_at = deadline(removal, "comply").due_at - timedelta(hours=2)
 
-    assert sweep(db, registry, remind_at - timedelta(minutes=1)).reminders == 0
-    assert sweep(db, registry, remind_at + timedelta(minutes=1)).reminders == 2
+    sweep(db, registry, remind_at - timedelta(minutes=1))
+    assert outbox(db) == []
+    sweep(db, registry, remind_at + timedelta(minutes=1))
     assert sorted(m.to_address for m in outbox(db)) == sorted([comms.email, colleague.email])
     assert outsider.email not in {m.to_address for m in outbox(db)}
 
-    assert sweep(db, registry, remind_at + timedelta(minutes=30)).reminders == 0
+    sweep(db, registry, remind_at + timedelta(minutes=30))
     assert len(outbox(db)) == 2
+
+
+def test_sweep_summary_counts_the_reminders_it_queued(db, make, registry):
+    """The worker and `deadlines sweep` print this count; it must match what went into the outbox."""
+    comms = make.user("comms", team="communications")
+    make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=utc(2026, 3, 10, 10, 0), patient_info=False,
+                                assignee=False)
+    remind_at = deadline(removal, "comply").due_at - timedelta(hours=2)
+
+    report = sweep(db, registry, remind_at + timedelta(minutes=1))
+    assert len(outbox(db)) == 2
+    assert report.reminders == 2
+    assert sweep(db, registry, remind_at + timedelta(minutes=2)).reminders == 0
 
 
 # --- escalation by notifying a role -----------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Every route × every role × every kind of incident: who gets what.
+
+The table below must name every URL rule the app has, so a new route without an access case fails
+here. For routes about one incident, the expectation comes from the need-to-know rules: a user who
+may read it gets a normal answer (never 404), one who may only know it exists (an administrator and a
+restricted file) gets the break-glass page, everyone else gets 404 — never 403, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.models import Incident, Person, User
+from app.roles import ROLE_NAMES
+from app.services.incidents import OpenRequest, open_incident
+from app.services.users import get_or_create_team
+from tests.conftest import csrf_token, login
+
+READ_OK = {200}
+WRITE_OK = {302, 400, 409, 422}  # done, or refused with a message about the input or state — but it was read
+
+
+@dataclass
+class Case:
+    name: str
+    incident: Incident
+    deadline_id: int
+    step: str  # a transition its workflow offers from where it stands
+
+
+def _cases(app, db, make) -> tuple[list[Case], dict[str, User], Person]:
+    registry = app.extensions["breachdesk.workflows"]
+    comms_team = get_or_create_team(db, "communications")
+    press_team = get_or_create_team(db, "press-office")
+    north = get_or_create_team(db, "reps-north")
+    users = {role: make.user(role, team={"comms": "communications", "rep": "reps-north",
+                                         "regional_officer": "reps-north"}.get(role)) for role in ROLE_NAMES}
+    users = {role: db.get(User, u.id) for role, u in users.items()}
+    other_rep = make.user("rep", team="reps-south")
+    other_rep = db.get(User, other_rep.id)
+    subject = Person(name="Subject", role="member")
+    db.add(subject)
+    db.flush()
+
+    def open_(workflow: str, actor: User, **kw) -> Incident:
+        return open_incident(db, registry, OpenRequest(workflow_key=workflow, title=f"{workflow} case",
+                                                       subject=subject, **kw), actor=actor, check_role=False)
+
+    incidents = [
+        ("own-team college post", open_("problem-solving", users["comms"], team=comms_team)),
+        ("other-team college post", open_("problem-solving", users["admin"], team=press_team)),
+        ("restricted college file", open_("problem-solving", users["admin"], team=comms_team, restricted=True)),
+        ("own rep's member case", open_("employer-disciplinary", users["rep"], assignee=users["rep"], team=north)),
+        ("another rep's member case", open_("employer-disciplinary", other_rep, assignee=other_rep,
+                                            team=get_or_create_team(db, "reps-south"))),
+    ]
+    db.commit()
+    cases = []
+    for name, incident in incidents:
+        deadline = incident.deadlines[0].id if incident.deadlines else 0
+        step = registry.get(incident.workflow_key).transitions_from(incident.state)[0].key
+        cases.append(Case(name, incident, deadline, step))
+    return cases, users, subject
+
+
+def _signed_in_client(app, user: User) -> FlaskClient:
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+# endpoint -> function(role, can_view, can_know) -> allowed statuses; None means "not about one incident".
+IncidentRule = Callable[[str, bool, bool], set[int]]
+
+
+def _incident_read(role: str, view: bool, know: bool) -> set[int]:
+    return READ_OK if view else ({403} if know else {404})
+
+
+def _incident_write(role: str, view: bool, know: bool) -> set[int]:
+    return (WRITE_OK | {403}) if view else {404}
+
+
+def _break_glass(role: str, view: bool, know: bool) -> set[int]:
+    return {302, 400} if know else {404}
+
+
+INCIDENT_ROUTES: dict[str, tuple[str, str, IncidentRule]] = {
+    "incidents.show": ("GET", "/incidents/{id}", _incident_read),
+    "incidents.transition": ("POST", "/incidents/{id}/transitions/{step}", _incident_write),
+    "incidents.extend_deadline": ("POST", "/incidents/{id}/deadlines/{deadline}/extend", _incident_write),
+    "incidents.share": ("POST", "/incidents/{id}/shares", _incident_write),
+    "incidents.break_glass": ("POST", "/incidents/{id}/break-glass", _break_glass),
+}
+
+OPENERS = {"admin", "comms", "officer", "rep", "regional_officer", "director_of_comms", "press_office"}
+OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
+    "static": ("GET", "/static/css/app.css", lambda role: {200}),
+    "auth.login": ("GET", "/login", lambda role: {302}),
+    "auth.password": ("GET", "/account/password", lambda role: {200}),
+    "incidents.home": ("GET", "/", lambda role: {302}),
+    "incidents.index": ("GET", "/incidents?status=all", lambda role: {200}),
+    "incidents.new": ("GET", "/incidents/new", lambda role: {200} if role in OPENERS else {403}),
+    "workflows.index": ("GET", "/workflows", lambda role: {200}),
+    "workflows.show": ("GET", "/workflows/problem-solving", lambda role: {200}),
+    "workflows.diagram": ("GET", "/workflows/problem-solving.svg", lambda role: {200}),
+    "admin.outbox": ("GET", "/admin/outbox", lambda role: {200} if role == "admin" else {404}),
+    # people.show and auth.logout are checked separately below (they depend on more than the role).
+}
+SEPARATELY = {"people.show", "auth.logout"}
+
+
+def test_every_route_has_an_access_case(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    covered = set(INCIDENT_ROUTES) | set(OTHER_ROUTES) | SEPARATELY
+    assert endpoints - covered == set(), "add an access case for the new route(s)"
+
+
+def test_access_matrix(app, db, make, capsys):
+    from app.permissions import can_know, can_view
+
+    cases, users, subject = _cases(app, db, make)
+    checks = 0
+    failures = []
+    for role, user in users.items():
+        client = _signed_in_client(app, user)
+        token = csrf_token(client, "/incidents")
+        for endpoint, (method, path, expected_for) in OTHER_ROUTES.items():
+            status = client.open(path, method=method).status_code
+            checks += 1
+            if status not in expected_for(role):
+                failures.append(f"{role} {method} {path} -> {status}, expected {expected_for(role)}")
+        for case in cases:
+            incident = db.get(Incident, case.incident.id)
+            view, know = can_view(user, incident), can_know(user, incident)
+            for endpoint, (method, template, rule) in INCIDENT_ROUTES.items():
+                path = template.format(id=incident.id, deadline=case.deadline_id or 1, step=case.step)
+                data = {"csrf_token": token, f"{case.step}-csrf_token": token} if method == "POST" else None
+                status = client.open(path, method=method, data=data).status_code
+                checks += 1
+                if status not in rule(role, view, know):
+                    failures.append(f"{role} {method} {path} ({case.name}) -> {status}, "
+                                    f"expected {rule(role, view, know)}")
+        people_status = client.get(f"/people/{subject.id}").status_code
+        checks += 1
+        sees_any = any(can_view(user, db.get(Incident, c.incident.id)) for c in cases)
+        if people_status != (200 if sees_any or role == "admin" else 404):
+            failures.append(f"{role} GET /people/{subject.id} -> {people_status}")
+    with capsys.disabled():
+        print(f"\naccess matrix: {checks} route × role × incident checks")
+    assert not failures, "\n".join(failures)
+    assert checks >= len(ROLE_NAMES) * (len(OTHER_ROUTES) + 5 * len(INCIDENT_ROUTES))
+
+
+@pytest.mark.parametrize("path", ["/logout", "/incidents/new", "/account/password"])
+def test_state_changing_routes_refuse_a_missing_or_foreign_csrf_token(client, signed_in, path):
+    signed_in("comms", team="communications")
+    assert client.post(path, data={}).status_code == 400
+    assert client.post(path, data={"csrf_token": "forged.token.value"}).status_code == 400
+
+
+def test_nothing_changes_state_on_get(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("auth.logout",) or "transitions" in rule.rule or "extend" in rule.rule:
+            assert "GET" not in rule.methods, rule.rule

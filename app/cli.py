@@ -137,23 +137,21 @@ cli.add_command(workflows_cli)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def workflows_check(paths: tuple[Path, ...]) -> None:
     """Check workflow files (default: every file in workflows/). Exits 1 on any problem."""
-    from app.config import Settings
+    from app.config import workflows_path_from_env
     from app.policy import load_catalogues
     from app.workflow.loader import load_workflow_dir
     from app.workflow.source import DefinitionError
 
-    base = Settings.from_env(ROOT / "instance").workflows_path
+    base = workflows_path_from_env()
+    shipped = sorted(base.glob("*.yaml"))
+    files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])] if paths else shipped
     try:
         catalogues = load_catalogues(base / "policies")
-        if paths:
-            files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
-            # Links may point at shipped workflows: check the named files against the shipped set.
-            shipped = {f.stem: f for f in sorted(base.glob("*.yaml"))}
-            named = {f.stem: f for f in files}
-            load_workflow_dir([*named.values(), *(f for k, f in shipped.items() if k not in named)], catalogues.known)
-        else:
-            files = sorted(base.glob("*.yaml"))
-            load_workflow_dir(files, catalogues.known)
+        if not paths:
+            load_workflow_dir(shipped, catalogues.known)
+        for file in files:
+            # Each named file is checked with the shipped files it may link to (but not its namesake).
+            load_workflow_dir([file, *(f for f in shipped if f.stem != file.stem)], catalogues.known)
     except DefinitionError as error:
         fail(str(error))
     click.echo(f"{len(files)} workflow file(s) OK; {len(list(catalogues))} policy catalogue(s) OK.")

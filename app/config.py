@@ -38,6 +38,10 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{PREFIX}{name} must be a whole number, not {value!r}") from exc
 
 
+def workflows_path_from_env() -> Path:
+    return Path(_env("WORKFLOWS_PATH") or Settings.workflows_path)
+
+
 def secret_key_for(instance_path: Path) -> str:
     """Return the configured secret key, or one generated and stored in the instance folder."""
     configured = _env("SECRET_KEY")
@@ -90,7 +94,7 @@ class Settings:
             env=_env("ENV", "development") or "development",
             timezone=_env("TIMEZONE", "Europe/London") or "Europe/London",
             default_calendar=_env("CALENDAR", "england-and-wales") or "england-and-wales",
-            workflows_path=Path(_env("WORKFLOWS_PATH", str(cls.workflows_path)) or cls.workflows_path),
+            workflows_path=workflows_path_from_env(),
             evidence_path=Path(p) if (p := _env("EVIDENCE_PATH")) else None,
             mail_host=_env("MAIL_HOST", "localhost") or "localhost",
             mail_port=_env_int("MAIL_PORT", 25),

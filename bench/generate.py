@@ -41,6 +41,7 @@ from app.models import (
     Incident,
     IncidentClause,
     IncidentLink,
+    IncidentShare,
     OrganisationSettings,
     Person,
     Post,
@@ -203,6 +204,7 @@ class Writer:
             self.pg.commit()
         else:
             self.connection = engine.connect()
+            self._statements: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
 
     def insert(self, model: Any, columns: Sequence[str], rows: list[tuple]) -> None:
         if not rows:
@@ -223,7 +225,38 @@ class Writer:
                     for row in rows:
                         copy.write_row(row)
         else:
-            self.connection.execute(insert(model.__table__), [dict(zip(columns, row, strict=True)) for row in rows])
+            sql, processors = self._compiled(model.__table__, columns)
+            if processors:
+                prepared = []
+                for row in rows:
+                    values = list(row)
+                    for i, process in processors:
+                        value = values[i]
+                        if value is not None:
+                            values[i] = process(value)
+                    prepared.append(tuple(values))
+                rows = prepared
+            self.connection.exec_driver_sql(sql, rows)
+
+    def _compiled(self, table: Any, columns: Sequence[str]) -> tuple[str, list[tuple[int, Any]]]:
+        """Core ``insert()`` compiled once per table; each row's values go through the column types' own
+        bind processors (UTC datetimes, JSON, booleans) and then to the driver's executemany in one call."""
+        key = (table.name, tuple(columns))
+        cached = self._statements.get(key)
+        if cached is None:
+            compiled = insert(table).compile(dialect=self.engine.dialect, column_keys=list(columns))
+            order = list(compiled.positiontup or [])
+            if order != list(columns):
+                raise RuntimeError(f"unexpected bind order for {table.name}: {order}")
+            processors = []
+            for i, name in enumerate(columns):
+                column_type = table.c[name].type.dialect_impl(self.engine.dialect)
+                process = column_type.bind_processor(self.engine.dialect)
+                if process is not None:
+                    processors.append((i, process))
+            cached = (str(compiled), processors)
+            self._statements[key] = cached
+        return cached
 
     def set_chain_head(self, last_id: int, last_hash: str) -> None:
         if self.postgres:
@@ -270,6 +303,8 @@ COLUMNS = {
                      "from_state", "to_state", "transition", "workflow_version", "comment", "data", "ip",
                      "prev_hash", "hash"),
     "incident_links": ("id", "from_id", "to_id", "relation", "created_at"),
+    "incident_shares": ("id", "incident_id", "user_id", "kind", "reason", "granted_by_id", "created_at",
+                        "expires_at", "revoked_at"),
 }
 
 
@@ -296,7 +331,6 @@ class Progress:
         sys.stderr.flush()
 
     def finish(self) -> None:
-        self.update(self.total, force=True)
         if self.tty:
             sys.stderr.write("\n")
 
@@ -323,10 +357,11 @@ def _hex(rng: random.Random, nbytes: int = 32) -> str:
 
 def audit_hash(prev: str, at: datetime, actor_id: int | None, actor_label: str, action: str,
                incident_id: int | None, from_state: str | None, to_state: str | None, transition: str | None,
-               workflow_version: str | None, comment: str | None, data: dict[str, Any]) -> str:
-    """The hash ``app.services.audit.compute_hash`` gives such a row (object_type/object_id/ip empty)."""
+               workflow_version: str | None, comment: str | None, data: dict[str, Any],
+               object_type: str | None = None, object_id: str | None = None) -> str:
+    """The hash ``app.services.audit.compute_hash`` gives such a row (no ip: not from a web request)."""
     body = {"prev": prev, "at": at.isoformat(), "actor_id": actor_id, "actor": actor_label, "action": action,
-            "incident_id": incident_id, "object_type": None, "object_id": None, "from": from_state,
+            "incident_id": incident_id, "object_type": object_type, "object_id": object_id, "from": from_state,
             "to": to_state, "transition": transition, "workflow_version": workflow_version, "comment": comment,
             "data": data, "ip": None}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
@@ -378,7 +413,7 @@ class Generator:
 
     # organisation --------------------------------------------------------------------------------
     def organisation(self, writer: Writer) -> None:
-        from app.services.passwords import hash_password
+        from app.services.passwords import hasher
 
         rng = random.Random(f"{self.o.seed}:org")
         n_users = max(24, self.o.incidents // 2000)
@@ -393,7 +428,8 @@ class Generator:
         writer.insert(Team, COLUMNS["teams"], team_rows)
         self.counts["teams"] = len(team_rows)
 
-        password_hash = hash_password(BENCH_PASSWORD)  # once: argon2id is deliberately slow
+        # Hashed once (argon2id is deliberately slow), with the app's parameters and a seeded salt.
+        password_hash = hasher.hash(BENCH_PASSWORD, salt=rng.getrandbits(128).to_bytes(16, "big"))
         created = START - timedelta(days=30)
         self.users: list[tuple[int, str, str, int | None]] = []  # id, email, role, team
         user_rows = []
@@ -521,7 +557,8 @@ class Generator:
         open_count = 0
         event_seq = 0
         rows: dict[str, list[tuple]] = {k: [] for k in ("incidents", "posts", "evidence_files", "incident_clauses",
-                                                       "deadlines", "audit_events")}
+                                                       "deadlines", "audit_events", "incident_shares")}
+        all_users = [u[0] for u in self.users]
         spec_cache: dict[tuple[str, str], tuple] = {}
 
         def flush(upto: float | None) -> None:
@@ -545,7 +582,7 @@ class Generator:
             writer.insert(Incident, COLUMNS["incidents"], rows["incidents"])
             for table, model in (("posts", Post), ("evidence_files", EvidenceFile),
                                  ("incident_clauses", IncidentClause), ("deadlines", Deadline),
-                                 ("audit_events", AuditEvent)):
+                                 ("incident_shares", IncidentShare), ("audit_events", AuditEvent)):
                 writer.insert(model, COLUMNS[table], rows[table])
                 self.counts[table] = self.counts.get(table, 0) + len(rows[table])
             self.counts["incidents"] = self.counts.get("incidents", 0) + len(rows["incidents"])
@@ -710,6 +747,17 @@ class Generator:
                     status, paused_at, 0, finished, breached, reminders, on_breach,
                 ))
 
+            # explicit shares with someone outside the usual rules (~1%), some expired or revoked
+            if rng.random() < 0.01:
+                shared_at = created + timedelta(seconds=rng.random() * max(1.0, (end - created).total_seconds()))
+                roll = rng.random()
+                expires = shared_at + timedelta(days=rng.choice((7, 30, 90))) if roll < 0.5 else None
+                revoked = shared_at + timedelta(days=1) if 0.5 <= roll < 0.6 else None
+                rows["incident_shares"].append((
+                    self.next_id("incident_shares"), iid, all_users[rng.randrange(len(all_users))], "share",
+                    f"Second opinion on {vocab[rng.randrange(300)]}.", assignee or creator, shared_at, expires,
+                    revoked))
+
             # links to incidents opened by this one's transitions (resolved at the end)
             for step, target, relation in splan.links:
                 self.link_requests.append((iid, target, relation, step_at[step]))
@@ -737,7 +785,7 @@ class Generator:
             if len(rows["incidents"]) >= self.o.batch or iid == n:
                 flush(None if iid == n else created.timestamp())
                 write()
-                progress.update(iid)
+                progress.update(iid, force=iid == n)
 
         self.open_incidents = open_count
 

@@ -6,10 +6,12 @@ from flask import abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.clock import utcnow
 from app.extensions import db
 from app.models import Incident, Person, Warning
 from app.people import bp
 from app.permissions import can_view_person, visible_incidents
+from app.timing import LONDON
 
 
 @bp.get("/people/<int:person_id>")
@@ -28,6 +30,9 @@ def show(person_id: int) -> str:
     visible_ids = {i.id for i in incidents}
     # A warning from a case the viewer may not see stays hidden: its existence is case information.
     warnings = [w for w in warnings if w.incident_id in visible_ids or current_user.role == "admin"]
+    # Live by date, not by the sweep's bookkeeping: a warning past its expiry is expired even if no
+    # worker has run since.
+    today = utcnow().astimezone(LONDON).date()
     return render_template("people/show.html", person=person, incidents=incidents,
-                           live=[w for w in warnings if w.status == "live"],
-                           expired=[w for w in warnings if w.status == "expired"])
+                           live=[w for w in warnings if w.is_live(today)],
+                           expired=[w for w in warnings if not w.is_live(today)])

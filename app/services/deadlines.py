@@ -86,10 +86,21 @@ def stop_clock_between(session: Session, incident: Incident, key: str, day_a: da
         raise ServiceError("Day B (the certificate) cannot be before Day A (the notification).")
     calendar = calendar_for(session, incident.calendar)
     floor = due_at(datetime.combine(day_b, time(12, 0), LONDON), parse_duration(at_least), calendar)
+    now = utcnow()
     moved = live(incident, key)
     for deadline in moved:
+        # A clock paused while conciliation ran is settled here from the real dates, not the pause.
+        deadline.status, deadline.paused_at = "running", None
+        deadline.paused_seconds += (day_b - day_a).days * 86400
         deadline.due_at = max(deadline.due_at + timedelta(days=(day_b - day_a).days), floor)
+        _clear_breach_if_future(deadline, now)
     return moved
+
+
+def _clear_breach_if_future(deadline: Deadline, now: datetime) -> None:
+    """A deadline moved past now can be missed again, and that must be reported again."""
+    if deadline.breached_at is not None and deadline.due_at > now:
+        deadline.breached_at = None
 
 
 def pause_all(incident: Incident) -> None:
@@ -108,6 +119,7 @@ def _settle_pause(deadline: Deadline, now: datetime) -> None:
         deadline.paused_seconds += int(paused_for.total_seconds())
         deadline.paused_at = None
         deadline.status = "running"
+        _clear_breach_if_future(deadline, now)
 
 
 def resume_all(incident: Incident) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
 from app.models import (
@@ -30,7 +31,7 @@ from app.services import NotFound, ServiceError, audit
 from app.services import deadlines as deadline_service
 from app.services.references import next_reference
 from app.timing import CALENDAR_NAMES
-from app.workflow import WorkflowDef, WorkflowRegistry, decide
+from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry, decide
 from app.workflow.guards import IncidentFacts
 
 KIND_BY_WORKFLOW = {
@@ -45,15 +46,16 @@ KIND_BY_WORKFLOW = {
     "disciplinary-appeal": "member_case",
     "employment-tribunal": "tribunal",
 }
-TEAM_BY_SIDE = {"college": "communications", "union": "reps", "regulator": "reps"}
+COLLEGE_TEAM = "communications"
 
 
 class IncidentChangedElsewhere(ServiceError):
     """Someone else moved the incident on since the page was loaded."""
 
-    def __init__(self, incident: Incident) -> None:
+    def __init__(self, incident: Incident | str) -> None:
+        reference = incident if isinstance(incident, str) else incident.reference
         super().__init__(
-            f"{incident.reference} was changed by someone else while you were working on it. "
+            f"{reference} was changed by someone else while you were working on it. "
             "Nothing you entered was saved; the page now shows its current state."
         )
 
@@ -115,8 +117,17 @@ def remember_version(session: Session, definition: WorkflowDef) -> None:
                                     source=definition.source_text))
 
 
-def team_for_side(session: Session, side: str) -> Team | None:
-    return session.scalar(select(Team).where(Team.key == TEAM_BY_SIDE[side]))
+def default_team(session: Session, side: str, actor: User | None, assignee: User | None) -> Team | None:
+    """Who owns a new incident when nobody says: a member's case belongs to its rep's team (so the
+    regional officers of that team see it); a college case to the communications team."""
+    if side != "college":
+        for person in (assignee, actor):
+            if person is not None and person.team is not None:
+                return person.team
+        return None
+    if actor is not None and actor.role == "comms" and actor.team is not None:
+        return actor.team
+    return session.scalar(select(Team).where(Team.key == COLLEGE_TEAM))
 
 
 def cite(session: Session, catalogues: Catalogues, incident: Incident, clause_keys: list[str], *,
@@ -183,7 +194,7 @@ def open_incident(
         restricted=request.restricted,
         subject=request.subject,
         assignee=request.assignee,
-        team=request.team or team_for_side(session, definition.side),
+        team=request.team or default_team(session, definition.side, actor, request.assignee),
         created_by=actor,
         created_at=now,
         version=1,
@@ -256,7 +267,8 @@ def take_transition(
     expected_version: int | None = None,
     as_role: str | None = None,
 ) -> Incident:
-    """Move the incident on. Raises TransitionNotAllowed (nothing changed) or IncidentChangedElsewhere.
+    """Move the incident on. Raises TransitionNotAllowed (nothing changed) or IncidentChangedElsewhere
+    (someone else moved it first; roll back).
 
     ``actor`` None with ``as_role`` is the system (the deadline sweep escalating a breach).
     """
@@ -273,7 +285,13 @@ def take_transition(
     decision = decide(definition, state=incident.state, transition_key=transition_key, role=role,
                       facts=facts_about(incident), raw_values=values or {}, comment=comment,
                       known_clause=registry.catalogues.known)
+    for spec in decision.transition.fields:
+        if spec.type == "person" and spec.key in decision.values and \
+                session.get(Person, decision.values[spec.key]) is None:
+            raise TransitionNotAllowed(f"Check the form: {spec.label}: no such person.",
+                                       {spec.key: f"{spec.label}: no such person"})
     now = utcnow()
+    reference = incident.reference  # read now: after a failed flush the row cannot be loaded
     incident.bump_version()
     leaving = definition.states[decision.from_state]
     entering = definition.states[decision.to_state]
@@ -282,12 +300,17 @@ def take_transition(
     if decision.values:
         incident.fields = {**(incident.fields or {}), **decision.values}
     incident.updated_at = now
-    if leaving.clock_paused and not entering.clock_paused:
-        deadline_service.resume_all(incident)
     # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError:
+        raise IncidentChangedElsewhere(reference) from None
+    # Effects run before paused clocks resume, so an effect that knows the real dates of a pause
+    # (stop_clock_between) can settle it itself instead of crediting the time it took to record it.
     run_effects(session, registry, definition, incident, decision.transition.effects, values=decision.values,
                 actor=actor)
+    if leaving.clock_paused and not entering.clock_paused:
+        deadline_service.resume_all(incident)
     if entering.clock_paused and not leaving.clock_paused:
         deadline_service.pause_all(incident)
     if entering.final:

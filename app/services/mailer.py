@@ -66,8 +66,10 @@ def _compose(message: OutboxMessage, settings: SmtpSettings) -> EmailMessage:
 
 
 def _send(messages: list[EmailMessage], settings: SmtpSettings) -> list[Exception | None]:
+    """Send each message; a per-message result. Errors before the first send fail them all (raised)."""
     results: list[Exception | None] = []
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    try:
         if settings.starttls:
             smtp.starttls(context=ssl.create_default_context())
         if settings.username:
@@ -78,6 +80,15 @@ def _send(messages: list[EmailMessage], settings: SmtpSettings) -> list[Exceptio
                 results.append(None)
             except smtplib.SMTPException as exc:
                 results.append(exc)
+            except OSError as exc:  # the connection dropped: this and the rest are not sent
+                results.extend([exc] * (len(messages) - len(results)))
+                break
+    finally:
+        # What the server accepted stays accepted, whatever it says to goodbye.
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
     return results
 
 

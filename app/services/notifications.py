@@ -67,8 +67,10 @@ def queue(
         insert(OutboxMessage.__table__)
         .values(**values, status="pending", attempts=0, created_at=now, next_attempt_at=now)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.__table__.c.id)
     )
-    return session.execute(statement).rowcount == 1
+    # RETURNING gives a row only when the insert happened (rowcount is unreliable with RETURNING).
+    return session.execute(statement).first() is not None
 
 
 def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:

@@ -74,6 +74,12 @@ def _recipients(session: Session, incident: Incident) -> list[User]:
     return [u for u in team if can_view(u, incident)]
 
 
+def overdue_key(deadline: Deadline) -> str:
+    """One "overdue" e-mail per person per due time: a deadline missed again after an extension is told
+    again, and someone who is both in the team and in the escalation role hears once."""
+    return f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:overdue"
+
+
 def _claim(session: Session, query):  # type: ignore[no-untyped-def]
     return session.scalars(
         query.options(joinedload(Deadline.incident)).with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
@@ -123,7 +129,7 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
         report.escalations.append(f"{incident.reference}: {transition.title}")
     elif "notify" in rule:
         notifications.notify_role(session, incident, rule["notify"], f"Overdue: '{deadline.title}'",
-                                  dedupe_prefix=f"deadline:{deadline.id}:breach:notify")
+                                  dedupe_prefix=overdue_key(deadline))
         report.escalations.append(f"{incident.reference}: notified {rule['notify']}")
     elif "reassign" in rule:
         candidates = notifications.users_with_role_who_can_see(session, incident, rule["reassign"])
@@ -155,7 +161,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
                 incident, f"Overdue: '{deadline.title}'", due=notifications.when(deadline.due_at))
             for user in _recipients(session, incident):
                 notifications.queue(session, to=user, incident=incident, subject=subject, body=body,
-                                    dedupe_key=f"deadline:{deadline.id}:breached:user:{user.id}")
+                                    dedupe_key=f"{overdue_key(deadline)}:user:{user.id}")
             if deadline.status == "running":
                 _escalate(session, registry, deadline, now, report)
         session.flush()

@@ -18,11 +18,12 @@ class EffectSpec:
 
 # Parameter kinds: deadline (a deadline of this workflow), field (a field of this transition),
 # recorded_field (a field of any transition of this workflow: its latest recorded value is used),
+# date_field / boolean_field / choice_field (a field of this transition of that type),
 # duration, workflow (another workflow's key), role, text, int.
 EFFECTS: dict[str, EffectSpec] = {
     "start_deadline": EffectSpec(
         {"deadline": "deadline"},
-        {"from_field": "field", "shorten_to": "duration", "when_field": "field"},
+        {"from_field": "date_field", "shorten_to": "duration", "when_field": "boolean_field"},
         "starts a named deadline",
     ),
     "stop_deadline": EffectSpec({"deadline": "deadline"}, {}, "stops a running deadline (met)"),

@@ -87,8 +87,8 @@ def _coerce(field: FieldDef, raw: Any, known_clause: Callable[[str], bool]) -> A
             moment = moment.replace(tzinfo=LONDON)
         return moment.isoformat()
     if field.type == "person":
-        if not text.isdigit():
-            raise ValueError("choose a person")
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
+            raise ValueError("choose a person from the list")
         return int(text)
     raise ValueError(f"unsupported field type {field.type}")
 
@@ -104,6 +104,10 @@ def validate_values(
         errors[extra] = f"'{extra}' is not a field of '{transition.title}'"
     for field in transition.fields:
         given = raw.get(field.key)
+        if isinstance(given, str):
+            given = given.strip()
+        elif isinstance(given, list):
+            given = [g.strip() if isinstance(g, str) else g for g in given if g != "" and str(g).strip()]
         empty = given is None or given == "" or given == []
         if empty and field.type != "boolean":
             if field.required:

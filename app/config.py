@@ -121,6 +121,7 @@ class Settings:
             "REMEMBER_COOKIE_SECURE": secure,
             "WTF_CSRF_TIME_LIMIT": None,
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            "MAX_FORM_PARTS": 50,
             **self.extra,
         }
 

@@ -140,3 +140,7 @@ def can_view_person(session, user: User, person) -> bool:  # type: ignore[no-unt
     return session.scalar(
         select(Incident.id).where(Incident.subject_id == person.id, visible_incidents(user)).limit(1)
     ) is not None
+
+
+def can_add_evidence(user: User, incident: Incident) -> bool:
+    return can_view(user, incident) and user.role != Role.AUDITOR and incident.closed_at is None

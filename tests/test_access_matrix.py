@@ -8,6 +8,7 @@ restricted file) gets the break-glass page, everyone else gets 404 — never 403
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 
 from app.models import Incident, Person, User
 from app.roles import ROLE_NAMES
+from app.services.evidence import capture_file
 from app.services.incidents import OpenRequest, open_incident
 from app.services.users import get_or_create_team
 from tests.conftest import csrf_token, login
@@ -30,6 +32,7 @@ class Case:
     incident: Incident
     deadline_id: int
     step: str  # a transition its workflow offers from where it stands
+    evidence_id: int
 
 
 def _cases(app, db, make) -> tuple[list[Case], dict[str, User], Person]:
@@ -53,17 +56,22 @@ def _cases(app, db, make) -> tuple[list[Case], dict[str, User], Person]:
     incidents = [
         ("own-team college post", open_("problem-solving", users["comms"], team=comms_team)),
         ("other-team college post", open_("problem-solving", users["admin"], team=press_team)),
-        ("restricted college file", open_("problem-solving", users["admin"], team=comms_team, restricted=True)),
+        ("restricted college file", open_("problem-solving", users["director_of_comms"], team=comms_team,
+                                          restricted=True)),
         ("own rep's member case", open_("employer-disciplinary", users["rep"], assignee=users["rep"], team=north)),
         ("another rep's member case", open_("employer-disciplinary", other_rep, assignee=other_rep,
                                             team=get_or_create_team(db, "reps-south"))),
     ]
     db.commit()
     cases = []
+    folder = app.config["BREACHDESK"].evidence_path
     for name, incident in incidents:
         deadline = incident.deadlines[0].id if incident.deadlines else 0
         step = registry.get(incident.workflow_key).transitions_from(incident.state)[0].key
-        cases.append(Case(name, incident, deadline, step))
+        evidence = capture_file(db, incident, actor=users["admin"], filename="note.txt",
+                                stream=io.BytesIO(b"a note"), folder=folder)
+        cases.append(Case(name, incident, deadline, step, evidence.id))
+    db.commit()
     return cases, users, subject
 
 
@@ -78,11 +86,12 @@ IncidentRule = Callable[[str, bool, bool], set[int]]
 
 
 def _incident_read(role: str, view: bool, know: bool) -> set[int]:
+    # Knowing without reading (an administrator and a restricted file) gets 403 and the way to break glass.
     return READ_OK if view else ({403} if know else {404})
 
 
 def _incident_write(role: str, view: bool, know: bool) -> set[int]:
-    return (WRITE_OK | {403}) if view else {404}
+    return (WRITE_OK | {403}) if view else ({403} if know else {404})
 
 
 def _break_glass(role: str, view: bool, know: bool) -> set[int]:
@@ -95,6 +104,8 @@ INCIDENT_ROUTES: dict[str, tuple[str, str, IncidentRule]] = {
     "incidents.extend_deadline": ("POST", "/incidents/{id}/deadlines/{deadline}/extend", _incident_write),
     "incidents.share": ("POST", "/incidents/{id}/shares", _incident_write),
     "incidents.break_glass": ("POST", "/incidents/{id}/break-glass", _break_glass),
+    "incidents.add_evidence": ("POST", "/incidents/{id}/evidence", _incident_write),
+    "incidents.download_evidence": ("GET", "/incidents/{id}/evidence/{evidence}", _incident_read),
 }
 
 OPENERS = {"admin", "comms", "officer", "rep", "regional_officer", "director_of_comms", "press_office"}
@@ -138,7 +149,8 @@ def test_access_matrix(app, db, make, capsys):
             incident = db.get(Incident, case.incident.id)
             view, know = can_view(user, incident), can_know(user, incident)
             for method, template, rule in INCIDENT_ROUTES.values():
-                path = template.format(id=incident.id, deadline=case.deadline_id or 1, step=case.step)
+                path = template.format(id=incident.id, deadline=case.deadline_id or 1, step=case.step,
+                                       evidence=case.evidence_id)
                 data = {"csrf_token": token, f"{case.step}-csrf_token": token} if method == "POST" else None
                 status = client.open(path, method=method, data=data).status_code
                 checks += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     Field,
@@ -117,3 +118,10 @@ class ShareForm(FlaskForm):
     email = StringField("Share with (e-mail address)", validators=[DataRequired("Give an e-mail address."),
                                                                    Length(max=254)])
     reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(min=10, max=2000)])
+
+
+class EvidenceForm(FlaskForm):
+    file = FileField("Screenshot or file", validators=[FileRequired("Choose a file to upload.")],
+                     description="PNG, JPEG, GIF, WebP, PDF or plain text, up to 20 MB. It is stored with its "
+                                 "SHA-256 and served back only as a download.")
+    description = StringField("What it shows", validators=[Optional(), Length(max=500)])

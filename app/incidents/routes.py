@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -13,14 +13,16 @@ from app.extensions import db
 from app.incidents import bp
 from app.incidents.forms import (
     BreakGlassForm,
+    EvidenceForm,
     ExtensionForm,
     OpenIncidentForm,
     ShareForm,
     submitted_values,
     transition_form,
 )
-from app.models import Deadline, Incident, IncidentLink
+from app.models import Deadline, EvidenceFile, Incident, IncidentLink
 from app.permissions import (
+    can_add_evidence,
     can_know,
     can_manage_deadlines,
     can_open,
@@ -34,6 +36,7 @@ from app.services import NotFound, ServiceError
 from app.services import access as access_service
 from app.services import audit as audit_service
 from app.services import deadlines as deadline_service
+from app.services import evidence as evidence_service
 from app.services.incidents import (
     BreakGlassRequired,
     IncidentChangedElsewhere,
@@ -127,6 +130,8 @@ def new() -> Response | tuple[str, int]:
 def _load(incident_id: int) -> Incident:
     try:
         return get_visible(db.session, incident_id, current_user._get_current_object())
+    except BreakGlassRequired as required:
+        abort(403, f"{required} Open the incident page first.")
     except NotFound:
         db.session.commit()  # keep the audit row of the refused access
         abort(404)
@@ -156,6 +161,7 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
         "incidents/show.html", incident=incident, definition=definition, transitions=choices, forms=forms,
         history=audit_service.history(db.session, incident), links=links, catalogues=registry.catalogues,
         extension_forms=extension_forms, share_form=ShareForm() if can_share(current_user, incident) else None,
+        evidence_form=(forms.get("evidence") or EvidenceForm()) if can_add_evidence(current_user, incident) else None,
     ), status
 
 
@@ -313,3 +319,46 @@ def extend_deadline(incident_id: int, deadline_id: int) -> Response | tuple[str,
         return _render_incident(db.session.get(Incident, incident_id), status=409)
     flash(f"Extension recorded: '{deadline.title}' is now due later.", "success")
     return redirect(url_for("incidents.show", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/evidence")
+@login_required
+def add_evidence(incident_id: int) -> Response | tuple[str, int]:
+    incident = _load(incident_id)
+    if not can_add_evidence(current_user, incident):
+        abort(403, "You may not add evidence to this incident.")
+    form = EvidenceForm()
+    if not form.validate_on_submit():
+        return _render_incident(incident, {"evidence": form}, 400)
+    upload = form.file.data
+    try:
+        evidence = evidence_service.capture_file(
+            db.session, incident, actor=current_user._get_current_object(), filename=upload.filename or "",
+            stream=upload.stream, folder=current_app.config["BREACHDESK"].evidence_path,
+            description=form.description.data)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        form.file.errors = [*form.file.errors, str(error)]
+        return _render_incident(db.session.get(Incident, incident_id), {"evidence": form}, 422)
+    flash(f"'{evidence.original_name}' added; SHA-256 {evidence.sha256[:16]}…", "success")
+    return redirect(url_for("incidents.show", incident_id=incident_id))
+
+
+@bp.get("/incidents/<int:incident_id>/evidence/<int:evidence_id>")
+@login_required
+def download_evidence(incident_id: int, evidence_id: int) -> Response:
+    incident = _load(incident_id)
+    evidence = db.session.get(EvidenceFile, evidence_id)
+    if evidence is None or evidence.incident_id != incident.id:
+        abort(404)
+    path = evidence_service.path_of(evidence, current_app.config["BREACHDESK"].evidence_path)
+    if not path.is_file():
+        abort(404, "The stored file is missing; an administrator has been told.")
+    evidence_service.record_download(db.session, incident, evidence, actor=current_user._get_current_object())
+    db.session.commit()
+    # Always a download, never rendered: the browser is told exactly what it is and not to sniff.
+    response = send_file(path, mimetype=evidence.content_type, as_attachment=True,
+                         download_name=evidence.original_name, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -113,6 +113,9 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "static": ("GET", "/static/css/app.css", lambda role: {200}),
     "auth.login": ("GET", "/login", lambda role: {302}),
     "auth.password": ("GET", "/account/password", lambda role: {200}),
+    "auth.two_factor": ("GET", "/account/two-factor",
+                        lambda role: {200} if role in ("admin", "director_of_comms") else {404}),
+    "auth.code": ("GET", "/login/code", lambda role: {302}),  # no sign-in pending: back to the start
     "incidents.home": ("GET", "/", lambda role: {302}),
     "incidents.index": ("GET", "/incidents?status=all", lambda role: {200}),
     "incidents.new": ("GET", "/incidents/new", lambda role: {200} if role in OPENERS else {403}),

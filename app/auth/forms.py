@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -20,3 +20,13 @@ class ChangePasswordForm(FlaskForm):
                             validators=[DataRequired("Repeat the new password."),
                                         EqualTo("new", "The two new passwords differ.")],
                             render_kw={"autocomplete": "new-password"})
+
+
+class CodeForm(FlaskForm):
+    code = StringField("6-digit code from your authenticator app",
+                       validators=[DataRequired("Enter the code."), Length(max=10)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})
+
+
+class EnrolForm(CodeForm):
+    secret = HiddenField()

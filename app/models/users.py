@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -46,6 +46,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # TOTP second factor (RFC 6238), set once the user has confirmed a code; None means not enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last 30-second step a code was accepted for, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     team: Mapped[Team | None] = relationship(back_populates="members")
 

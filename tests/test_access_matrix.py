@@ -118,6 +118,7 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "auth.code": ("GET", "/login/code", lambda role: {302}),  # no sign-in pending: back to the start
     "incidents.home": ("GET", "/", lambda role: {302}),
     "incidents.index": ("GET", "/incidents?status=all", lambda role: {200}),
+    "incidents.export_csv": ("GET", "/incidents/export.csv?status=all", lambda role: {200}),
     "incidents.new": ("GET", "/incidents/new", lambda role: {200} if role in OPENERS else {403}),
     "workflows.index": ("GET", "/workflows", lambda role: {200}),
     "workflows.show": ("GET", "/workflows/problem-solving", lambda role: {200}),
@@ -171,11 +172,29 @@ def test_access_matrix(app, db, make, capsys):
     assert checks >= len(ROLE_NAMES) * (len(OTHER_ROUTES) + 5 * len(INCIDENT_ROUTES))
 
 
-@pytest.mark.parametrize("path", ["/logout", "/incidents/new", "/account/password"])
-def test_state_changing_routes_refuse_a_missing_or_foreign_csrf_token(client, signed_in, path):
-    signed_in("comms", team="communications")
-    assert client.post(path, data={}).status_code == 400
-    assert client.post(path, data={"csrf_token": "forged.token.value"}).status_code == 400
+def test_every_state_changing_route_refuses_a_missing_or_foreign_csrf_token(app, db, make):
+    """Enumerates every POST rule, so a new form is covered the day it is added."""
+    from app.models import AuditEvent
+
+    cases, users, subject = _cases(app, db, make)
+    client = _signed_in_client(app, users["admin"])
+    own = next(c for c in cases if c.name == "own-team college post")
+    values = {"incident_id": own.incident.id, "deadline_id": own.deadline_id or 1, "key": own.step,
+              "evidence_id": own.evidence_id}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+        before = db.query(AuditEvent).count()
+        for data in ({}, {"csrf_token": "forged.token.value"}, {f"{own.step}-csrf_token": "forged"}):
+            response = client.post(path, data=data)
+            assert response.status_code == 400, (path, data, response.status_code)
+            checked += 1
+        db.expire_all()
+        assert db.query(AuditEvent).count() == before, path
+    assert client.get("/incidents").status_code == 200  # still signed in: the refused logout did nothing
+    assert checked >= 3 * 9
 
 
 def test_nothing_changes_state_on_get(app):

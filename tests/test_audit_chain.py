@@ -1,5 +1,6 @@
 """The audit trail is append-only and any quiet edit, deletion or insertion is detected."""
 
+import pytest
 from sqlalchemy import text
 
 from app.models import AuditEvent
@@ -58,3 +59,19 @@ def test_inserting_a_forged_row_is_detected(app, db, make):
     assert problem is not None and problem.event_id == forged_id
 
 
+
+
+def test_the_application_refuses_to_change_or_delete_audit_rows(app, db, make):
+    from app.services.audit import AuditTamperingRefused
+
+    _write_rows(db, make, count=2)
+    row = db.query(AuditEvent).first()
+    row.comment = "quietly edited"
+    with pytest.raises(AuditTamperingRefused):
+        db.flush()
+    db.rollback()
+    db.delete(db.query(AuditEvent).first())
+    with pytest.raises(AuditTamperingRefused):
+        db.flush()
+    db.rollback()
+    assert audit.verify_chain(db) is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask import Response as FlaskResponse
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
@@ -37,6 +40,7 @@ from app.services import access as access_service
 from app.services import audit as audit_service
 from app.services import deadlines as deadline_service
 from app.services import evidence as evidence_service
+from app.services import exports as export_service
 from app.services.incidents import (
     BreakGlassRequired,
     IncidentChangedElsewhere,
@@ -50,6 +54,7 @@ from app.web import workflows
 from app.workflow import TransitionNotAllowed, available
 
 PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000
 
 
 @bp.get("/")
@@ -57,29 +62,54 @@ def home() -> Response:
     return redirect(url_for("incidents.index"))
 
 
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's filters, read from the URL so a view can be bookmarked and shared."""
+
+    workflow: str = ""
+    state: str = ""
+    q: str = ""
+    status: str = "open"
+
+    @classmethod
+    def from_args(cls, args, registry) -> ListFilters:  # type: ignore[no-untyped-def]
+        status = args.get("status", "open")
+        def clean(name: str, limit: int) -> str:  # NUL cannot be stored or searched in PostgreSQL text
+            return args.get(name, "").replace("\x00", "").strip()[:limit]
+
+        return cls(workflow=args.get("workflow", "") if args.get("workflow", "") in registry else "",
+                   state=clean("state", 64), q=clean("q", 200),
+                   status=status if status in ("open", "closed", "all") else "open")
+
+    def apply(self, query):  # type: ignore[no-untyped-def]
+        if self.workflow:
+            query = query.where(Incident.workflow_key == self.workflow)
+        if self.state:
+            query = query.where(Incident.state == self.state)
+        if self.status == "open":
+            query = query.where(Incident.closed_at.is_(None))
+        elif self.status == "closed":
+            query = query.where(Incident.closed_at.is_not(None))
+        if self.q:
+            pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            # Titles are searched only where the user may read them: a match must not reveal a restricted title.
+            query = query.where(or_(Incident.reference.ilike(pattern, escape="\\"),
+                                    and_(Incident.title.ilike(pattern, escape="\\"),
+                                         visible_incidents(current_user))))
+        return query
+
+    def as_args(self) -> dict[str, str]:
+        return {k: v for k, v in (("workflow", self.workflow), ("state", self.state), ("q", self.q),
+                                  ("status", self.status)) if v}
+
+
 @bp.get("/incidents")
 @login_required
 def index() -> str:
     registry = workflows()
-    workflow_key = request.args.get("workflow", "")
-    state = request.args.get("state", "")
-    query_text = request.args.get("q", "").strip()[:200]
-    status = request.args.get("status", "open")
+    filters = ListFilters.from_args(request.args, registry)
     before = request.args.get("before", type=int)
-    query = select(Incident).where(knowable_incidents(current_user))
-    if workflow_key in registry:
-        query = query.where(Incident.workflow_key == workflow_key)
-    if state:
-        query = query.where(Incident.state == state)
-    if status == "open":
-        query = query.where(Incident.closed_at.is_(None))
-    elif status == "closed":
-        query = query.where(Incident.closed_at.is_not(None))
-    if query_text:
-        pattern = "%" + query_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        # Titles are searched only where the user may read them: a match must not reveal a restricted title.
-        query = query.where(or_(Incident.reference.ilike(pattern, escape="\\"),
-                                and_(Incident.title.ilike(pattern, escape="\\"), visible_incidents(current_user))))
+    query = filters.apply(select(Incident).where(knowable_incidents(current_user)))
     if before:
         query = query.where(Incident.id < before)
     rows = db.session.scalars(
@@ -91,10 +121,29 @@ def index() -> str:
     openable = [d for d in registry if can_open(current_user, d)]
     readable = {i.id for i in incidents if not i.restricted or can_view(current_user, i)}
     return render_template(
-        "incidents/index.html", incidents=incidents, readable=readable, registry=registry, workflow_key=workflow_key,
-        state=state,
-        q=query_text, status=status, next_before=next_before, openable=openable, paged=before is not None,
+        "incidents/index.html", incidents=incidents, readable=readable, registry=registry, filters=filters,
+        workflow_key=filters.workflow, state=filters.state, q=filters.q, status=filters.status,
+        next_before=next_before, openable=openable, paged=before is not None,
     )
+
+
+@bp.get("/incidents/export.csv")
+@login_required
+def export_csv() -> Response:
+    """The list's current filter as CSV: only incidents the user may read, formula-safe, audited."""
+    registry = workflows()
+    filters = ListFilters.from_args(request.args, registry)
+    query = filters.apply(select(Incident).where(visible_incidents(current_user)))
+    incidents = db.session.scalars(
+        query.options(joinedload(Incident.assignee)).order_by(Incident.id.desc()).limit(EXPORT_LIMIT)
+    ).all()
+    export_service.record_export(db.session, actor=current_user._get_current_object(), what="incident list",
+                                 filters=filters.as_args(), rows=len(incidents))
+    db.session.commit()
+    body = export_service.incident_list_csv(incidents, registry)
+    response = FlaskResponse(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=breachdesk-incidents.csv"
+    return response
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -24,6 +24,18 @@ GENESIS_HASH = "0" * 64
 
 # Where the current request came from; set by the web layer, empty for CLI and worker.
 request_origin: ContextVar[str | None] = ContextVar("request_origin", default=None)
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_rows_are_append_only(session: Session, _context: object, _instances: object) -> None:
+    """The application never changes or removes an audit row; trying to is a bug, so fail loudly."""
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditTamperingRefused(f"audit row {obj.id} is append-only; it cannot be changed or deleted")
+
+
+class AuditTamperingRefused(RuntimeError):
+    pass
 
 
 def _canonical(event: AuditEvent) -> bytes:

@@ -12,7 +12,6 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
 from flask.testing import FlaskClient
 
 from app.models import Incident, Person, User

@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -26,7 +27,7 @@ GENESIS_HASH = "0" * 64
 request_origin: ContextVar[str | None] = ContextVar("request_origin", default=None)
 
 
-@event.listens_for(Session, "before_flush")
+@sa_event.listens_for(Session, "before_flush")
 def _audit_rows_are_append_only(session: Session, _context: object, _instances: object) -> None:
     """The application never changes or removes an audit row; trying to is a bug, so fail loudly."""
     for obj in (*session.dirty, *session.deleted):

@@ -68,3 +68,34 @@ def test_a_transition_ignores_undeclared_form_fields(client, app, db, signed_in)
     fresh = db.get(Incident, incident.id)
     assert fresh.state == "triaged" and fresh.restricted is False
     assert "state" not in (fresh.fields or {}) and "restricted" not in (fresh.fields or {})
+
+
+def test_an_unexpected_error_shows_no_stack_trace_or_configuration(tmp_path, database_url):
+    from app import create_app
+
+    app = create_app(instance_path=tmp_path, database_url=database_url, secret_key="do-not-show-me")
+
+    @app.get("/boom")
+    def boom():  # pragma: no cover - the handler is what is tested
+        raise RuntimeError("internal detail: password=hunter2")
+
+    response = app.test_client().get("/boom")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500 and "Something went wrong" in body
+    for leak in ("Traceback", "RuntimeError", "hunter2", "do-not-show-me", database_url):
+        assert leak not in body
+
+
+def test_a_refused_transition_is_audited(client, app, db, signed_in, make):
+    from app.models import AuditEvent
+
+    comms = make.user("comms", team="communications")
+    registry = app.extensions["breachdesk.workflows"]
+    incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="x"), actor=comms)
+    db.commit()
+    director = signed_in("director_of_comms")
+    token = csrf_token(client, f"/incidents/{incident.id}")
+    client.post(f"/incidents/{incident.id}/transitions/escalate_to_formal",
+                data={"escalate_to_formal-csrf_token": token, "escalate_to_formal-version": "1"})
+    refused = db.query(AuditEvent).filter_by(action="authorisation.refused").one()
+    assert refused.actor_id == director.id and refused.transition == "escalate_to_formal"

@@ -301,6 +301,9 @@ def transition(incident_id: int, key: str) -> Response | tuple[str, int]:
         flash("Check the form: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
         return _render_incident(incident, {key: form}, 400)
     if not can_transition(current_user, incident, spec):
+        audit_service.record(db.session, actor=current_user._get_current_object(), action="authorisation.refused",
+                             incident=incident, transition=key, data={"state": incident.state})
+        db.session.commit()
         flash(f"'{spec.title}' is not available to you on {incident.reference} now "
               f"(it is at '{definition.states[incident.state].title}').", "error")
         return _render_incident(incident, status=409)

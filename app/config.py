@@ -77,6 +77,7 @@ class Settings:
     mail_username: str | None = None
     mail_password: str | None = None
     mail_sender: str = "breachdesk@localhost"
+    mail_ca_file: str | None = None
     base_url: str = "http://127.0.0.1:5000"
     idle_timeout_minutes: int = 30
     absolute_timeout_hours: int = 12
@@ -102,6 +103,7 @@ class Settings:
             mail_username=_env("MAIL_USERNAME"),
             mail_password=_env("MAIL_PASSWORD"),
             mail_sender=_env("MAIL_SENDER", "breachdesk@localhost") or "breachdesk@localhost",
+            mail_ca_file=_env("MAIL_CA_FILE"),
             base_url=_env("BASE_URL", "http://127.0.0.1:5000") or "http://127.0.0.1:5000",
             idle_timeout_minutes=_env_int("IDLE_TIMEOUT_MINUTES", 30),
             absolute_timeout_hours=_env_int("ABSOLUTE_TIMEOUT_HOURS", 12),

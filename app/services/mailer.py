@@ -35,12 +35,14 @@ class SmtpSettings:
     password: str | None = None
     base_url: str = "http://127.0.0.1:5000"
     timeout: float = 10.0
+    # A CA bundle to trust for STARTTLS besides the system's (an internal mail relay's own CA).
+    ca_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpSettings:
         return cls(host=settings.mail_host, port=settings.mail_port, sender=settings.mail_sender,
                    starttls=settings.mail_starttls, username=settings.mail_username,
-                   password=settings.mail_password, base_url=settings.base_url)
+                   password=settings.mail_password, base_url=settings.base_url, ca_file=settings.mail_ca_file)
 
 
 @dataclass
@@ -71,7 +73,10 @@ def _send(messages: list[EmailMessage], settings: SmtpSettings) -> list[Exceptio
     smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     try:
         if settings.starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            context = ssl.create_default_context()
+            if settings.ca_file:
+                context.load_verify_locations(cafile=settings.ca_file)
+            smtp.starttls(context=context)
         if settings.username:
             smtp.login(settings.username, settings.password or "")
         for email in messages:

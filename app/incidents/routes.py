@@ -186,6 +186,14 @@ def _load(incident_id: int) -> Incident:
         abort(404)
 
 
+def _load_for(incident_id: int, allowed, refusal: str) -> Incident:  # type: ignore[no-untyped-def]
+    """The incident, if the user may read it (else 404) and may do this to it (else 403)."""
+    incident = _load(incident_id)
+    if not allowed(current_user, incident):
+        abort(403, refusal)
+    return incident
+
+
 def _render_incident(incident: Incident, forms: dict | None = None, status: int = 200) -> tuple[str, int]:
     registry = workflows()
     definition = definition_for(db.session, registry, incident)
@@ -265,9 +273,7 @@ def break_glass(incident_id: int) -> Response | tuple[str, int]:
 def share(incident_id: int) -> Response | tuple[str, int]:
     from app.services.users import find_by_email
 
-    incident = _load(incident_id)
-    if not can_share(current_user, incident):
-        abort(403, "You may not share this incident.")
+    incident = _load_for(incident_id, can_share, "You may not share this incident.")
     form = ShareForm()
     if form.validate_on_submit():
         other = find_by_email(db.session, form.email.data or "")
@@ -336,13 +342,11 @@ def extend_deadline(incident_id: int, deadline_id: int) -> Response | tuple[str,
 
     from app.timing import LONDON, DurationError
 
-    incident = _load(incident_id)
+    incident = _load_for(incident_id, can_manage_deadlines, "Your role does not record extensions on this incident.")
     deadline = db.session.get(Deadline, deadline_id)
     if deadline is None or deadline.incident_id != incident.id:
         abort(404)
     form = ExtensionForm(prefix=f"extend-{deadline_id}")
-    if not can_manage_deadlines(current_user, incident):
-        abort(403, "Your role does not record extensions on this incident.")
     if not form.validate_on_submit():
         return _render_incident(incident, {f"extend-{deadline_id}": form}, 400)
     if (form.version.data or "") != str(incident.version):
@@ -376,9 +380,7 @@ def extend_deadline(incident_id: int, deadline_id: int) -> Response | tuple[str,
 @bp.post("/incidents/<int:incident_id>/evidence")
 @login_required
 def add_evidence(incident_id: int) -> Response | tuple[str, int]:
-    incident = _load(incident_id)
-    if not can_add_evidence(current_user, incident):
-        abort(403, "You may not add evidence to this incident.")
+    incident = _load_for(incident_id, can_add_evidence, "You may not add evidence to this incident.")
     form = EvidenceForm()
     if not form.validate_on_submit():
         return _render_incident(incident, {"evidence": form}, 400)

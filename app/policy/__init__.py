@@ -2,11 +2,17 @@
 
 A clause is cited as it was worded on the date of the post, so each citation records the catalogue
 version in force on that date.
+
+A clause may also carry ``signals``: the phrases, hints, regular expressions, example posts and
+negative phrases that ``app.policy.suggest`` uses to propose it for a post (docs/suggestions.md).
+They are read, checked and compiled here, so a bad regular expression stops loading with the
+file and line like any other catalogue mistake.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +20,57 @@ from app.workflow.source import DefinitionError, Document, load_document
 
 APPLIES_TO = ("contributors", "officers", "both")
 SEVERITIES = ("low", "medium", "high", "critical")
+SIGNAL_KEYS = ("reason", "phrases", "patterns", "hints", "hint_patterns", "examples", "negative", "pii", "weight")
+PII_KINDS = ("nhs_number", "date_of_birth", "hospital_number", "postcode", "phone", "email")  # app.pii.KINDS
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A plain-words phrase from a catalogue, compiled to a case-insensitive whole-word pattern."""
+
+    text: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What in a post points at a clause. Empty signals never suggest anything."""
+
+    reason: str = ""  # the start of the sentence shown with a suggestion: "mentions contact with the media"
+    phrases: tuple[Phrase, ...] = ()  # any one is enough
+    hints: tuple[Phrase, ...] = ()  # weak on their own: two are needed (or a hint plus something else)
+    patterns: tuple[re.Pattern[str], ...] = ()  # regular expressions, case-insensitive; as strong as a phrase
+    hint_patterns: tuple[re.Pattern[str], ...] = ()  # regular expressions as weak as a hint
+    examples: tuple[str, ...] = ()  # short example posts; a post that reads like one scores
+    negative: tuple[Phrase, ...] = ()  # phrases that mean the clause is (probably) not broken
+    pii: tuple[str, ...] = ()  # PII kinds (app.pii) that suggest this clause
+    weight: float = 1.0
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases or self.hints or self.patterns or self.hint_patterns or self.examples or self.pii)
+
+
+def compile_phrase(text: str) -> re.Pattern[str]:
+    """A catalogue phrase as a regular expression.
+
+    Case-insensitive; words separated by any spaces or hyphens; an apostrophe is optional; a ``*``
+    that ends a word straight after a letter or digit matches any ending ("incompeten*"); every
+    other character is literal (so "f***" and emojis work). Whole words only where the phrase
+    starts or ends with a letter or digit.
+    """
+    parts: list[str] = []
+    cores: list[str] = []
+    for word in text.strip().lower().split():
+        wildcard = len(word) > 1 and word.endswith("*") and word[-2].isalnum()
+        core = word[:-1] if wildcard else word
+        cores.append(core)
+        piece = "".join("'?" if c in "'\u2019" else re.escape(c) for c in core)
+        parts.append(piece + (r"\w*" if wildcard else ""))
+    if not parts:
+        return re.compile("")  # refused by the caller: it matches everything
+    start = r"\b" if cores[0][:1].isalnum() else ""
+    end = r"\b" if cores[-1][-1:].isalnum() else ""
+    return re.compile(start + r"[\s\-]+".join(parts) + end, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +84,7 @@ class Clause:
     severity: str
     path: str
     version: str
+    signals: Signals = field(default_factory=Signals, compare=False)
 
     @property
     def label(self) -> str:
@@ -92,6 +150,77 @@ def _text(doc: Document, mapping: dict, key: str, *where: str | int) -> str:
     return str(value)
 
 
+def _string_list(doc: Document, raw: dict, key: str, *where: str | int) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise doc.error(f"signals '{key}' must be a list", *where, key)
+    items: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise doc.error(f"signals '{key}' entry {i + 1} must be non-empty text", *where, key, i)
+        items.append(item.strip())
+    return tuple(items)
+
+
+def _phrases(doc: Document, raw: dict, key: str, *where: str | int) -> tuple[Phrase, ...]:
+    phrases = []
+    for i, text in enumerate(_string_list(doc, raw, key, *where)):
+        pattern = compile_phrase(text)
+        if pattern.search(""):
+            raise doc.error(f"signals '{key}' entry {i + 1} would match any text", *where, key, i)
+        phrases.append(Phrase(text=text, pattern=pattern))
+    return tuple(phrases)
+
+
+def _patterns(doc: Document, raw: dict, key: str, *where: str | int) -> tuple[re.Pattern[str], ...]:
+    patterns: list[re.Pattern[str]] = []
+    for i, text in enumerate(_string_list(doc, raw, key, *where)):
+        try:
+            compiled = re.compile(text, re.IGNORECASE)
+        except re.error as exc:
+            raise doc.error(
+                f"signals '{key}' entry {i + 1} is not a valid regular expression: {exc.msg} (at position {exc.pos})",
+                *where, key, i,
+            ) from None
+        if compiled.search(""):
+            raise doc.error(f"signals '{key}' entry {i + 1} matches empty text, so it would match every post",
+                            *where, key, i)
+        patterns.append(compiled)
+    return tuple(patterns)
+
+
+def load_signals(doc: Document, raw: object, *where: str | int) -> Signals:
+    """Read and check one clause's ``signals`` mapping; regular expressions are compiled here."""
+    if raw is None:
+        return Signals()
+    if not isinstance(raw, dict):
+        raise doc.error("'signals' must be a mapping (reason, phrases, hints, patterns, examples, ...)", *where)
+    for key in raw:
+        if key not in SIGNAL_KEYS:
+            raise doc.error(f"signals has no key '{key}' (it takes: {', '.join(SIGNAL_KEYS)})", *where, str(key))
+    reason = raw.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise doc.error("signals need a 'reason': a few words saying what the signals point at", *where)
+    pii = _string_list(doc, raw, "pii", *where)
+    for i, kind in enumerate(pii):
+        if kind not in PII_KINDS:
+            raise doc.error(f"unknown PII kind '{kind}'; the kinds are {', '.join(PII_KINDS)}", *where, "pii", i)
+    weight = raw.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 10:
+        raise doc.error("signals 'weight' must be a number above 0 and at most 10", *where, "weight")
+    return Signals(
+        reason=reason.strip(),
+        phrases=_phrases(doc, raw, "phrases", *where),
+        hints=_phrases(doc, raw, "hints", *where),
+        patterns=_patterns(doc, raw, "patterns", *where),
+        hint_patterns=_patterns(doc, raw, "hint_patterns", *where),
+        examples=_string_list(doc, raw, "examples", *where),
+        negative=_phrases(doc, raw, "negative", *where),
+        pii=pii,
+        weight=float(weight),
+    )
+
+
 def load_catalogue(path: Path) -> Catalogue:
     doc = load_document(path)
     data = doc.data
@@ -140,6 +269,7 @@ def load_catalogue(path: Path) -> Catalogue:
                 severity=severity,
                 path=_text(doc, c, "path", *where),
                 version=label,
+                signals=load_signals(doc, c.get("signals"), *where, "signals"),
             )
         if not clauses:
             raise doc.error(f"version {label} lists no clauses", "versions", vi)

@@ -8,7 +8,7 @@ PORT ?= 5000
 # PostgreSQL server the tests create their own throw-away database on (trust auth on this machine).
 export BREACHDESK_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test install lint check-workflows chromium bench-smoke clean
+.PHONY: run test install lint check-workflows chromium sqlmap bench-smoke clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ run: install
 	$(BIN)/breachdesk run --host $(HOST) --port $(PORT)
 
 ## make test: install with the test tools, then lint, check the workflows and run the whole suite
-test: install chromium
+test: install chromium sqlmap
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/breachdesk workflows check
 	$(BIN)/pytest
@@ -40,6 +40,11 @@ check-workflows: install
 chromium:
 	@test -x /usr/bin/chromium || (echo "Installing Debian's chromium for the browser tests…" && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# The SQL-injection scan (tests/security) drives Debian's sqlmap.
+sqlmap:
+	@test -x /usr/bin/sqlmap || (echo "Installing Debian's sqlmap for the security tests…" && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlmap >/dev/null)
 
 bench-smoke: install
 	$(BIN)/python -m bench.smoke

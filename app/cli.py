@@ -360,6 +360,71 @@ def demo(password: str | None) -> None:
         click.echo(f"  {email:<34} {role}")
 
 
+# --- API tokens -------------------------------------------------------------------------------
+
+tokens_cli = AppGroup("tokens", help="Bearer tokens for the JSON API (/api/v1).")
+cli.add_command(tokens_cli)
+
+
+@tokens_cli.command("create")
+@click.option("--user", "email", required=True, help="E-mail address of the account the token acts as.")
+@click.option("--name", default=None, help="What the token is for, e.g. 'monitoring script'.")
+def tokens_create(email: str, name: str | None) -> None:
+    """Create a token and print it (only the token, on one line). It is shown once and stored hashed."""
+    from app.services.tokens import create_token
+    from app.services.users import find_by_email
+
+    user = find_by_email(db.session, email)
+    if user is None:
+        fail(f"no account for {email}")
+    try:
+        _row, token = create_token(db.session, user=user, name=name)
+    except ServiceError as error:
+        db.session.rollback()
+        fail(str(error))
+    db.session.commit()
+    click.echo(token)
+
+
+@tokens_cli.command("list")
+@click.option("--user", "email", default=None, help="Only this account's tokens.")
+def tokens_list(email: str | None) -> None:
+    """List tokens: id, account, name, start of the token, created, last used, status."""
+    from app.services.tokens import list_tokens
+    from app.services.users import find_by_email
+
+    user = None
+    if email:
+        user = find_by_email(db.session, email)
+        if user is None:
+            fail(f"no account for {email}")
+    rows = list_tokens(db.session, user)
+    if not rows:
+        click.echo("No API tokens. Create one with: breachdesk tokens create --user EMAIL")
+        return
+    width = max(len(r.user.email) for r in rows)
+    for row in rows:
+        status = "revoked" if row.revoked_at else ("user disabled" if not row.user.active else "active")
+        last = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"
+        click.echo(f"{row.id:>4}  {row.user.email:<{width}}  {row.hint}…  {row.created_at:%Y-%m-%d %H:%M}  "
+                   f"last used {last:<16}  {status:<13}  {row.name}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by its id (from tokens list); it stops working at once."""
+    from app.services.tokens import revoke_token
+
+    try:
+        row = revoke_token(db.session, token_id)
+    except ServiceError as error:
+        db.session.rollback()
+        fail(str(error))
+    db.session.commit()
+    click.echo(f"Revoked API token {row.id} ({row.user.email}, {row.name}).")
+
+
 def main() -> None:
     try:
         cli.main(prog_name="breachdesk")

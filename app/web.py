@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
-from app.extensions import db, login_manager
+from app.extensions import csrf, db, login_manager
 from app.roles import ROLE_TITLES
 from app.services import audit as audit_service
 from app.services.users import load_from_session_id
@@ -63,6 +63,7 @@ def _security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.incidents import bp as incidents_bp
     from app.people import bp as people_bp
@@ -73,6 +74,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(workflows_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never cookies
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."

@@ -691,8 +691,9 @@ def _fmt(value: float | None, width: int, digits: int = 2) -> str:
 
 def format_row(r: Result) -> str:
     f = r.floor
+    ops = _fmt(r.app.ops_per_s, 9, 1 if r.app.ops_per_s >= 10 else 3)
     line = (f"{r.benchmark:<12} {r.case:<30} {r.app.n:>5} {_fmt(r.app.p50, 9)} {_fmt(r.app.p95, 9)} "
-            f"{_fmt(r.app.p99, 9)} {_fmt(r.app.ops_per_s, 9, 1)} | {_fmt(f.p50 if f else None, 9, 3)} "
+            f"{_fmt(r.app.p99, 9)} {ops} | {_fmt(f.p50 if f else None, 9, 3)} "
             f"{_fmt(f.p95 if f else None, 8, 3)} {_fmt(f.p99 if f else None, 8, 3)} | "
             f"{_fmt(r.ratio_p50, 9, 1)} {_fmt(r.ratio_p95, 6, 1)}")
     if r.notes:

@@ -105,6 +105,11 @@ INCIDENT_ROUTES: dict[str, tuple[str, str, IncidentRule]] = {
     "incidents.break_glass": ("POST", "/incidents/{id}/break-glass", _break_glass),
     "incidents.add_evidence": ("POST", "/incidents/{id}/evidence", _incident_write),
     "incidents.download_evidence": ("GET", "/incidents/{id}/evidence/{evidence}", _incident_read),
+    # The JSON API takes bearer tokens only: a signed-in browser's cookie alone gets 401 (tests/api has the
+    # token-by-role matrix).
+    "api.get_incident": ("GET", "/api/v1/incidents/{id}", lambda role, view, know: {401}),
+    "api.incident_audit": ("GET", "/api/v1/incidents/{id}/audit", lambda role, view, know: {401}),
+    "api.transition": ("POST", "/api/v1/incidents/{id}/transitions", lambda role, view, know: {401}),
 }
 
 OPENERS = {"admin", "comms", "officer", "rep", "regional_officer", "director_of_comms", "press_office"}
@@ -123,6 +128,10 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "workflows.show": ("GET", "/workflows/problem-solving", lambda role: {200}),
     "workflows.diagram": ("GET", "/workflows/problem-solving.svg", lambda role: {200}),
     "admin.outbox": ("GET", "/admin/outbox", lambda role: {200} if role == "admin" else {404}),
+    "api.openapi": ("GET", "/api/v1/openapi.json", lambda role: {200}),  # public, like any API description
+    "api.list_workflows": ("GET", "/api/v1/workflows", lambda role: {401}),
+    "api.list_incidents": ("GET", "/api/v1/incidents", lambda role: {401}),
+    "api.create_incident": ("POST", "/api/v1/incidents", lambda role: {401}),
     # people.show and auth.logout are checked separately below (they depend on more than the role).
 }
 SEPARATELY = {"people.show", "auth.logout"}
@@ -186,9 +195,10 @@ def test_every_state_changing_route_refuses_a_missing_or_foreign_csrf_token(app,
             continue
         path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
         before = db.query(AuditEvent).count()
+        expected = 401 if rule.rule.startswith("/api/") else 400  # the API refuses cookies outright
         for data in ({}, {"csrf_token": "forged.token.value"}, {f"{own.step}-csrf_token": "forged"}):
             response = client.post(path, data=data)
-            assert response.status_code == 400, (path, data, response.status_code)
+            assert response.status_code == expected, (path, data, response.status_code)
             checked += 1
         db.expire_all()
         assert db.query(AuditEvent).count() == before, path

@@ -1,5 +1,6 @@
 """All models, imported here so the metadata is complete for Alembic and the app."""
 
+from app.models.api import ApiToken, IdempotencyKey
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base
 from app.models.deadlines import Deadline, DeadlineExtension
@@ -13,6 +14,7 @@ from app.models.users import LoginFailure, Team, User
 from app.models.workflow import IncidentClause, IncidentLink, WorkflowVersion
 
 __all__ = [
+    "ApiToken",
     "AuditChainHead",
     "AuditEvent",
     "Base",
@@ -23,6 +25,7 @@ __all__ = [
     "Incident",
     "IncidentClause",
     "IncidentLink",
+    "IdempotencyKey",
     "IncidentShare",
     "IncidentKind",
     "LoginFailure",

@@ -154,3 +154,19 @@ def test_sharing_with_a_reason_grants_reading(client, app, db, make, signed_in):
     other = app.test_client()
     login(other, colleague)
     assert other.get(f"/incidents/{case.id}").status_code == 200
+
+
+def test_a_clause_not_in_force_on_the_day_falls_back_to_the_nearest_wording():
+    from datetime import date
+
+    from app.policy import Catalogue, CatalogueVersion, Catalogues, Clause
+
+    def clause(number, version):
+        return Clause(key=f"x:{number}", catalogue="x", number=number, title=f"{number} in {version}",
+                      summary="s", applies_to="both", severity="low", path="problem-solving", version=version)
+
+    old = CatalogueVersion("v1", date(2020, 1, 1), {"1": clause("1", "v1")})
+    new = CatalogueVersion("v2", date(2024, 1, 1), {"1": clause("1", "v2"), "2": clause("2", "v2")})
+    catalogues = Catalogues({"x": Catalogue("x", "X", "", (old, new))})
+    assert catalogues.clause("x:1", date(2021, 5, 1)).version == "v1"
+    assert catalogues.clause("x:2", date(2021, 5, 1)).version == "v2"  # added later: nearest wording

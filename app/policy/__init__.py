@@ -134,7 +134,16 @@ class Catalogues:
         catalogue_key, _, number = clause_key.partition(":")
         catalogue = self.by_key[catalogue_key]
         version = catalogue.version_on(on) if on else catalogue.current
-        return version.clauses[number]
+        if number in version.clauses:
+            return version.clauses[number]
+        # Not in force on that date (added later or since withdrawn): the nearest wording there is.
+        def distance(candidate: CatalogueVersion) -> int:
+            return abs((candidate.effective_from - (on or candidate.effective_from)).days)
+
+        for candidate in sorted(catalogue.versions, key=distance):
+            if number in candidate.clauses:
+                return candidate.clauses[number]
+        raise KeyError(clause_key)
 
     def all_current(self) -> list[Clause]:
         return [c for cat in self.by_key.values() for c in cat.current.clauses.values()]

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -107,14 +108,14 @@ def definition_for(session: Session, registry: WorkflowRegistry, incident: Incid
 
 
 def remember_version(session: Session, definition: WorkflowDef) -> None:
-    exists = session.scalar(
-        select(WorkflowVersion.id).where(
-            WorkflowVersion.workflow_key == definition.key, WorkflowVersion.version == definition.version
-        )
+    """Store the exact text of this version once; two first openings at the same moment must not clash."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(WorkflowVersion.__table__)
+        .values(workflow_key=definition.key, version=definition.version, source=definition.source_text,
+                first_used_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["workflow_key", "version"])
     )
-    if exists is None:
-        session.add(WorkflowVersion(workflow_key=definition.key, version=definition.version,
-                                    source=definition.source_text))
 
 
 def default_team(session: Session, side: str, actor: User | None, assignee: User | None) -> Team | None:

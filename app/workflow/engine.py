@@ -14,6 +14,8 @@ from app.workflow.guards import GUARDS, GuardContext, IncidentFacts
 MAX_TEXT = 2000
 MAX_LONG_TEXT = 50000
 LONDON = ZoneInfo("Europe/London")
+# Dates outside this range are typing mistakes, and deadlines counted from them would overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 
 
 class TransitionNotAllowed(Exception):
@@ -75,9 +77,12 @@ def _coerce(field: FieldDef, raw: Any, known_clause: Callable[[str], bool]) -> A
         return text
     if field.type == "date":
         try:
-            return date.fromisoformat(text).isoformat()
+            day = date.fromisoformat(text)
         except ValueError:
             raise ValueError("give a date as YYYY-MM-DD, for example 2026-03-31") from None
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise ValueError(f"give a date between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        return day.isoformat()
     if field.type == "datetime":
         try:
             moment = datetime.fromisoformat(text)
@@ -85,6 +90,8 @@ def _coerce(field: FieldDef, raw: Any, known_clause: Callable[[str], bool]) -> A
             raise ValueError("give a date and time as YYYY-MM-DDTHH:MM, for example 2026-03-31T14:30") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LONDON)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise ValueError(f"give a date between {EARLIEST_YEAR} and {LATEST_YEAR}")
         return moment.isoformat()
     if field.type == "person":
         if not (text.isascii() and text.isdigit()) or len(text) > 12:

@@ -259,3 +259,12 @@ def test_a_required_text_field_of_spaces_is_refused(catalogues: Catalogues, tmp_
     with pytest.raises(TransitionNotAllowed):
         decide(definition, state="open", transition_key="finish", role="admin", facts=IncidentFacts(),
                raw_values={"reason": "   "}, comment=None, known_clause=catalogues.known)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "1850-06-01"])
+def test_a_date_far_outside_any_real_case_is_refused_with_the_range(value: str) -> None:
+    from app.workflow.definition import FieldDef
+    from app.workflow.engine import _coerce
+
+    with pytest.raises(ValueError, match="between 1900 and 2100"):
+        _coerce(FieldDef(key="d", label="D", type="date"), value, lambda _key: True)

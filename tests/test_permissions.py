@@ -159,7 +159,7 @@ def test_sharing_with_a_reason_grants_reading(client, app, db, make, signed_in):
 def test_a_clause_not_in_force_on_the_day_falls_back_to_the_nearest_wording():
     from datetime import date
 
-    from app.policy import Catalogue, CatalogueVersion, Catalogues, Clause
+    from app.policy import Catalogue, Catalogues, CatalogueVersion, Clause
 
     def clause(number, version):
         return Clause(key=f"x:{number}", catalogue="x", number=number, title=f"{number} in {version}",

@@ -1,5 +1,7 @@
 """The incident pages: what users type is always escaped, and bad input gets a message, never a 500."""
 
+import re
+
 from app.models import AuditEvent, Incident, User
 from app.services.incidents import OpenRequest, PostInput, open_incident
 from tests.conftest import csrf_token
@@ -133,3 +135,14 @@ def test_times_are_stored_in_utc_and_shown_in_uk_time(app):
     with app.app_context():
         assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "01 Jul 2026 13:00"  # BST
         assert local_time(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)) == "01 Dec 2026 12:00"  # GMT
+
+
+def test_paging_keeps_every_filter(client, app, db, signed_in):
+    user = signed_in("comms", team="communications")
+    for n in range(52):
+        _incident(app, db, user, title=f"Post {n}")
+    html = client.get("/incidents?state=reported&q=Post").get_data(as_text=True)
+    older = re.search(r'href="(/incidents\?[^"]*before=[^"]*)"', html).group(1)
+    assert "state=reported" in older and "q=Post" in older
+    second = client.get(older.replace("&amp;", "&")).get_data(as_text=True)
+    assert "First page" in second and len(re.findall(r'href="/incidents/\d+"', second)) == 2

@@ -106,6 +106,7 @@ class Target:
     render_after: str | None = None  # a page that must still load (200) after the run
     signed_in: bool = True
     ignore_codes: tuple[int, ...] = ()  # answers sqlmap would otherwise stop at (a refused sign-in is a 401)
+    api: bool = False  # the JSON API: a bearer token instead of the cookie
 
 
 @dataclass
@@ -113,6 +114,7 @@ class Seeded:
     person_id: int
     triage_id: int  # a problem-solving incident at "reported"
     appeal_id: int  # a disciplinary appeal at "lodged" (record_grounds loops back to "lodged")
+    api_token: str = ""  # the administrator's bearer token for the JSON API
 
 
 def targets(seeded: Seeded) -> list[Target]:
@@ -147,6 +149,11 @@ def targets(seeded: Seeded) -> list[Target]:
         Target("share incident", f"/incidents/{triage}/shares", ("email",),
                data="csrf_token={csrf}&email=nobody%40example.org&reason=Checked+by+sqlmap+only",
                csrf_field="csrf_token", csrf_page=f"/incidents/{triage}"),
+        Target("API incident list and search",
+               "/api/v1/incidents?q=x&workflow=problem-solving&state=reported&clause=rcr:2.9&limit=10",
+               ("q", "workflow", "state", "clause", "limit"), api=True),
+        Target("API incident (path)", f"/api/v1/incidents/{triage}*", ("#1*",), api=True),
+        Target("API audit (path)", f"/api/v1/incidents/{triage}*/audit", ("#1*",), api=True),
         Target("sign-in form", "/login", ("email", "password"),
                data="csrf_token={csrf}&email=nobody%40example.org&password=not-the-password",
                csrf_field="csrf_token", csrf_page="/login", signed_in=False, ignore_codes=(401,)),
@@ -154,16 +161,23 @@ def targets(seeded: Seeded) -> list[Target]:
 
 
 def sqlmap_command(sqlmap: str, target: Target, base: str, cookie: str, dbms: str, output: Path,
-                   csrf: str) -> list[str]:
+                   csrf: str, api_token: str = "") -> list[str]:
     command = [
         sqlmap, "-u", base + target.path,
         "--batch", "--level=2", "--risk=1", "--time-sec=2", f"--dbms={dbms}",
         "--skip-waf",  # there is none; its probe (an extra, hostile parameter) only costs requests
         f"--threads={1 if target.refresh_csrf else 4}",
         f"--output-dir={output}", "--flush-session", "--disable-coloring",
-        f"--user-agent={USER_AGENT}", f"--headers={TARGET_HEADER}: {target.name}",
+        f"--user-agent={USER_AGENT}",
+    ]
+    if target.api:
+        # The API ignores cookies; it is reached with the administrator's bearer token.
+        command.append(f"--headers={TARGET_HEADER}: {target.name}\nAuthorization: Bearer {api_token}")
+    else:
         # Keep exactly the signed-in cookie (the server re-sets it on every response), and never test it.
-        f"--cookie={cookie}", "--drop-set-cookie", "--skip=session",
+        command += [f"--headers={TARGET_HEADER}: {target.name}", f"--cookie={cookie}", "--drop-set-cookie",
+                    "--skip=session"]
+    command += [
         # After an accepted POST, follow the redirect as a browser does (GET, not the POST again), or not at all.
         # (sqlmap matches an answer by a piece of the question; its questions quote the URL and POST data.)
         "--answers=" + ("resend original POST data=N" if target.follow_redirects else "want to follow=N"),
@@ -241,8 +255,12 @@ def _seed(application) -> Seeded:  # type: ignore[no-untyped-def]
     db.session.commit()
     person_id = db.session.scalar(select(Person.id).order_by(Person.id).limit(1))
     assert person_id is not None, "the demo loaded no people"
+    from app.services.tokens import create_token
+
+    _row, api_token = create_token(db.session, user=admin, name="sqlmap")  # type: ignore[arg-type]
+    db.session.commit()
     seeded = Seeded(person_id=person_id, triage_id=opened["problem-solving"].id,
-                    appeal_id=opened["disciplinary-appeal"].id)
+                    appeal_id=opened["disciplinary-appeal"].id, api_token=api_token)
     states = dict(db.session.execute(select(Incident.id, Incident.state)
                                      .where(Incident.id.in_([seeded.triage_id, seeded.appeal_id]))).all())
     assert states == {seeded.triage_id: "reported", seeded.appeal_id: "lodged"}, states
@@ -262,6 +280,8 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         # No sign-in throttling here: sqlmap fails hundreds of sign-ins from one address on purpose,
         # and a throttled form would answer the same page to every payload (testing nothing).
         login_window_minutes=0,
+        # Nor API rate limiting: sqlmap sends several hundred requests a minute with one token.
+        extra={"API_RATE_LIMIT_PER_MINUTE": 1_000_000},
     )
     seeded = _seed(application)
     log = RequestLog()
@@ -411,7 +431,7 @@ def run_sqlmap(sqlmap: str, live: Live, target: Target, cookie: str, dbms: str, 
     csrf = "x"
     if target.csrf_field and target.csrf_page and not target.refresh_csrf:
         csrf = form_token(live.url, cookie, target.csrf_page, target.csrf_field)
-    command = sqlmap_command(sqlmap, target, live.url, cookie, dbms, output_dir, csrf)
+    command = sqlmap_command(sqlmap, target, live.url, cookie, dbms, output_dir, csrf, live.seeded.api_token)
     # HOME and TERM: sqlmap keeps its history under ~ and probes the terminal; keep both out of the way.
     env = {**os.environ, "HOME": str(workdir), "TERM": "dumb"}
     started = time.monotonic()

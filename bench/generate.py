@@ -20,6 +20,7 @@ import bisect
 import hashlib
 import heapq
 import json
+import os
 import random
 import string
 import sys
@@ -961,6 +962,8 @@ def report(summary: Summary, options: Options) -> str:
     lines.append(f"  open incidents {summary.open_incidents:,}; running deadlines {summary.running_deadlines:,}, "
                  f"{summary.due_now:,} of them due at {summary.now.isoformat()}")
     lines.append(f"  sign in as admin-1@{EMAIL_DOMAIN} or comms-1@{EMAIL_DOMAIN}, password {BENCH_PASSWORD}")
+    lines.append(f"  load average now {[round(x, 2) for x in os.getloadavg()]} (1, 5, 15 min): other work on the "
+                 "machine slows generation")
     return "\n".join(lines)
 
 

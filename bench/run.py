@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import random
 import re
@@ -130,6 +131,7 @@ class Bench:
         self.app: Flask = create_app(instance_path=self.instance, database_url=url, secret_key="bench")
         assert db.engine is not None
         self.engine = db.engine
+        _check_revision(url, self.engine)
         self.dialect = self.engine.dialect.name
         self.results: list[Result] = []
         self.connections: set[int] = set()
@@ -471,6 +473,21 @@ class Bench:
                 getattr(self, f"bench_{name}")()
 
 
+def _check_revision(url: str, engine: Any) -> None:
+    """Stop early, saying what to do, when the database is behind the code's migrations."""
+    from alembic.script import ScriptDirectory
+
+    from app.cli import alembic_config
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    with engine.connect() as connection:
+        current = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    if current != heads:
+        raise SystemExit(f"bench.run: the database is at revision {', '.join(sorted(current)) or 'none'} but the code "
+                         f"expects {', '.join(sorted(heads))}: run `breachdesk db upgrade` on it "
+                         "(BREACHDESK_DATABASE_URL=…) or generate it again")
+
+
 def _count_running(session: Any) -> int:
     from app.models import Deadline
 
@@ -702,8 +719,6 @@ def format_row(r: Result) -> str:
 
 
 def environment(url: str) -> dict[str, Any]:
-    import os
-
     import sqlalchemy
 
     cpu = "unknown"
@@ -718,7 +733,7 @@ def environment(url: str) -> dict[str, Any]:
         incidents = connection.exec_driver_sql("SELECT count(*) FROM incidents").scalar()
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
             "python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__, "database": str(server),
-            "incidents": incidents,
+            "incidents": incidents, "load_average": [round(x, 2) for x in os.getloadavg()],
             "url": db.engine.url.render_as_string(hide_password=True)}  # type: ignore[union-attr]
 
 
@@ -742,11 +757,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(HEADER)
     started = time.monotonic()
     bench.run(args.only or BENCHMARKS)
+    load = [round(x, 2) for x in os.getloadavg()]
     print(f"# {len(bench.connections)} distinct database connection(s) used by app and floor; "
-          f"{time.monotonic() - started:,.0f} s in all")
+          f"{time.monotonic() - started:,.0f} s in all; load average now {load} (1, 5, 15 min)")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"environment": env, "argv": list(sys.argv), "connections": len(bench.connections),
+                       "load_average_at_end": load,
                        "results": [dict(asdict(r), ratio_p50=r.ratio_p50, ratio_p95=r.ratio_p95)
                                    for r in bench.results]}, handle, indent=2, default=str)
     return 0

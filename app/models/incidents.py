@@ -70,6 +70,9 @@ class Incident(Base):
         CheckConstraint("side IN ('college', 'union', 'regulator')", name="known_side"),
         CheckConstraint("(closed_at IS NULL) OR (closed_at >= created_at)", name="closed_after_created"),
         Index("ix_incidents_workflow_state", "workflow_key", "state"),
+        # The list pages newest-first within a workflow: without (workflow_key, id) SQLite sorts the
+        # whole workflow to return 50 rows (bench: 250-550 ms at a million incidents).
+        Index("ix_incidents_workflow_key_id", "workflow_key", "id"),
         Index("ix_incidents_assignee_closed", "assignee_id", "closed_at"),
         Index("ix_incidents_created_at", "created_at"),
     )
@@ -143,6 +146,7 @@ class IncidentShare(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('share', 'break_glass')", name="known_kind"),
         Index("ix_incident_shares_user_id_incident_id", "user_id", "incident_id"),
+        Index("ix_incident_shares_incident_id", "incident_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -87,11 +87,13 @@ def _claim(session: Session, query):  # type: ignore[no-untyped-def]
 
 
 def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report: SweepReport) -> None:
-    after_id = 0
+    # Page along (due_at, id), the order of ix_deadlines_status_due_at, so each batch is an index range
+    # rather than a re-sort of every candidate (which grew quadratically at a million incidents).
+    after: tuple[datetime, int] = (now, 0)
     while True:
         batch = _claim(session, select(Deadline).where(
-            Deadline.status == "running", Deadline.due_at > now, Deadline.due_at <= now + horizon,
-            Deadline.id > after_id).order_by(Deadline.id))
+            Deadline.status == "running", Deadline.due_at <= now + horizon,
+            tuple_(Deadline.due_at, Deadline.id) > tuple_(*after)).order_by(Deadline.due_at, Deadline.id))
         if not batch:
             return
         for deadline in batch:
@@ -106,7 +108,7 @@ def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report
                     key = f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:remind:{text}:user:{user.id}"
                     report.reminders += notifications.queue(session, to=user, incident=incident, subject=subject,
                                                             body=body, dedupe_key=key)
-        after_id = batch[-1].id
+        after = (batch[-1].due_at, batch[-1].id)
 
 
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, now: datetime,

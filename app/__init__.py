@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,32 @@ from app.errors import StartupError
 ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = ["StartupError", "create_app"]
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("policies/*.yaml")]):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+_definitions: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def load_definitions(folder: Path):  # type: ignore[no-untyped-def]
+    """The policy catalogues and workflows in ``folder``, parsed once per distinct content.
+
+    Parsing and checking every file costs about a third of a second; an app made again from the same
+    files (a test, a CLI command in the same process) reuses the result. A broken file is never cached.
+    """
+    from app.policy import load_catalogues
+    from app.workflow.registry import load_registry
+
+    key = (str(folder.resolve()), _fingerprint(folder) if folder.is_dir() else "")
+    if key not in _definitions:
+        catalogues = load_catalogues(folder / "policies")
+        _definitions[key] = (catalogues, load_registry(folder, catalogues))
+    return _definitions[key]
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -34,13 +61,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config.from_mapping(settings.to_flask())
 
     from app.extensions import check_connection, csrf, db, login_manager
-    from app.policy import load_catalogues
-    from app.workflow.registry import load_registry
 
     # Data files first: a broken workflow or catalogue must stop start-up before anything serves.
-    catalogues = load_catalogues(settings.workflows_path / "policies")
+    catalogues, registry = load_definitions(settings.workflows_path)
     app.extensions["breachdesk.catalogues"] = catalogues
-    app.extensions["breachdesk.workflows"] = load_registry(settings.workflows_path, catalogues)
+    app.extensions["breachdesk.workflows"] = registry
 
     db.init_app(app, settings.database_url)
     assert db.engine is not None

@@ -53,7 +53,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     if settings is None:
-        settings = Settings.from_env(instance)
+        try:
+            settings = Settings.from_env(instance)
+        except ValueError as error:  # a BREACHDESK_* variable with a value we cannot use
+            raise StartupError(str(error)) from None
     for key, value in overrides.items():
         setattr(settings, key, value)
     if settings.evidence_path is None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "BREACHDESK_"
-CALENDARS = ("england-and-wales", "scotland", "northern-ireland")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -36,6 +35,14 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ValueError(f"{PREFIX}{name} must be a whole number, not {value!r}") from exc
+
+
+def _known_calendar(name: str) -> str:
+    from app.timing import CALENDAR_NAMES
+
+    if name not in CALENDAR_NAMES:
+        raise ValueError(f"{PREFIX}CALENDAR must be one of {', '.join(CALENDAR_NAMES)}, not {name!r}")
+    return name
 
 
 def workflows_path_from_env() -> Path:
@@ -94,7 +101,7 @@ class Settings:
             secret_key=secret_key_for(instance_path),
             env=_env("ENV", "development") or "development",
             timezone=_env("TIMEZONE", "Europe/London") or "Europe/London",
-            default_calendar=_env("CALENDAR", "england-and-wales") or "england-and-wales",
+            default_calendar=_known_calendar(_env("CALENDAR", "england-and-wales") or "england-and-wales"),
             workflows_path=workflows_path_from_env(),
             evidence_path=Path(p) if (p := _env("EVIDENCE_PATH")) else None,
             mail_host=_env("MAIL_HOST", "localhost") or "localhost",

@@ -108,3 +108,20 @@ def test_the_cli_is_a_flask_group_with_our_commands():
     result = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, cwd=ROOT)
     for command in ("db", "users", "workflows", "demo", "audit", "deadline", "run"):
         assert command in result.stdout
+
+
+def test_the_default_calendar_setting_is_used_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/c.sqlite3")
+    monkeypatch.setenv("BREACHDESK_CALENDAR", "wales")
+    with pytest.raises(StartupError, match="BREACHDESK_CALENDAR must be one of england-and-wales"):
+        create_app(instance_path=tmp_path)
+    result = run_cli("users", "list", env={"BREACHDESK_DATABASE_URL": f"sqlite:///{tmp_path}/c.sqlite3",
+                                           "BREACHDESK_CALENDAR": "wales"})
+    assert result.returncode == 2 and result.stderr.startswith("breachdesk: BREACHDESK_CALENDAR")
+
+
+def test_the_open_form_starts_on_the_configured_calendar(client, app, signed_in):
+    app.config["BREACHDESK"].default_calendar = "scotland"
+    signed_in("comms", team="communications")
+    html = client.get("/incidents/new").get_data(as_text=True)
+    assert '<option selected value="scotland">' in html or 'value="scotland" selected' in html

@@ -7,7 +7,7 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import exists, false, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -232,7 +232,7 @@ def create_incident(user: User, body: dict[str, Any]) -> Reply:
             db.session, registry,
             OpenRequest(workflow_key=definition.key, title=body["title"], summary=body.get("summary"),
                         subject=subject, assignee=assignee, clauses=list(dict.fromkeys(body.get("clauses") or [])),
-                        post=post, calendar=body.get("calendar")),
+                        post=post, calendar=body.get("calendar") or current_app.config["BREACHDESK"].default_calendar),
             actor=user,
         )
     except ServiceError as error:

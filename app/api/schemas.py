@@ -79,7 +79,7 @@ def create_incident_schema(registry: WorkflowRegistry) -> dict[str, Any]:
                         "items": {"type": "string", "minLength": 3, "maxLength": 64, "pattern": "^[a-z0-9_]+:.+$"},
                         "description": "Policy clauses cited, such as rcr:2.8 (as worded on the post's date)."},
             "calendar": {"type": ["string", "null"], "enum": [*CALENDAR_NAMES, None],
-                         "description": "Bank-holiday calendar for time limits (default england-and-wales)."},
+                         "description": "Bank-holiday calendar for time limits (default: BREACHDESK_CALENDAR)."},
             "assignee": {"type": ["string", "null"], "maxLength": 254,
                          "description": "E-mail address of an active user; default: the token's own user."},
         },

@@ -155,8 +155,10 @@ def new() -> Response | tuple[str, int]:
         abort(403, "Your role does not open incidents.")
     form = OpenIncidentForm()
     form.set_workflows(openable)
-    if request.method == "GET" and request.args.get("workflow") in registry:
-        form.workflow.data = request.args["workflow"]
+    if request.method == "GET":
+        form.calendar.data = current_app.config["BREACHDESK"].default_calendar
+        if request.args.get("workflow") in registry:
+            form.workflow.data = request.args["workflow"]
     if form.validate_on_submit():
         try:
             incident = open_incident(

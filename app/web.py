@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
 from app.extensions import csrf, db, login_manager
+from app.pii import highlight_html, scan
 from app.roles import ROLE_TITLES
 from app.services import audit as audit_service
 from app.services.users import load_from_session_id
@@ -124,5 +125,7 @@ def init_app(app: Flask) -> None:
         return {"role_titles": ROLE_TITLES, "current_user": current_user, "now_utc": utcnow()}
 
     app.jinja_env.filters["local_time"] = local_time
+    # Post text with patient-identifying information marked; the function escapes everything itself.
+    app.jinja_env.filters["pii_marked"] = lambda text: highlight_html(text or "", scan(text or ""))
     app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()

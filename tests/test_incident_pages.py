@@ -146,3 +146,16 @@ def test_paging_keeps_every_filter(client, app, db, signed_in):
     assert "state=reported" in older and "q=Post" in older
     second = client.get(older.replace("&amp;", "&")).get_data(as_text=True)
     assert "First page" in second and len(re.findall(r'href="/incidents/\d+"', second)) == 2
+
+
+def test_patient_identifiers_in_a_post_are_marked_and_suggestions_shown_but_not_applied(client, app, db, signed_in):
+    user = signed_in("comms", team="communications")
+    text = "Great case today <b>x</b> NHS 943 476 5919, DOB 01/02/1960, ring 07700 900123"
+    incident = _incident(app, db, user, workflow="content-removal", post=PostInput(platform="x", text=text))
+    html = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert '<mark class="pii pii-nhs_number"' in html and "943 476 5919</mark>" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert "Suggestions to check" in html and "rcr:2.8" in html
+    db.expire_all()
+    fresh = db.get(Incident, incident.id)
+    assert fresh.clauses == [] and fresh.severity == "medium"  # suggested, never silently applied

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.clock import utcnow
 from app.models import AuditEvent, Incident, IncidentLink, User
 from app.permissions import can_know, can_transition
+from app.services import suggestions as suggestion_service
 from app.services.incidents import definition_for
 from app.workflow import WorkflowDef, WorkflowRegistry
 
@@ -54,45 +54,16 @@ def workflow_json(definition: WorkflowDef) -> dict[str, Any]:
     }
 
 
-# --- suggestions (from app.pii and app.policy.suggest, when they are installed) ---------------------
-
-def _optional(module: str, attribute: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), attribute, None)
-    except ImportError:
-        return None
-
+# --- suggestions --------------------------------------------------------------------------------
 
 def suggestions_for(incident: Incident, registry: WorkflowRegistry) -> dict[str, list[dict[str, Any]]]:
-    """PII found in, and clauses suggested for, the captured post's text. Empty lists when there is no
-    text or the helpers are not available; a failing helper is logged and never fails the request."""
-    result: dict[str, list[dict[str, Any]]] = {"clauses": [], "pii": []}
-    text = next((p.text for p in incident.posts if p.text), None)
-    if not text:
-        return result
-    scan = _optional("app.pii", "scan")
-    if scan is not None:
-        try:
-            result["pii"] = [{"kind": str(hit.kind), "start": int(hit.start), "end": int(hit.end),
-                              "text": str(hit.text)} for hit in scan(text)]
-        except Exception:  # noqa: BLE001 - suggestions are advisory; the incident must still be served
-            current_app.logger.exception("PII scan failed for incident %s", incident.id)
-    suggest = _optional("app.policy.suggest", "suggest_clauses")
-    if suggest is not None:
-        try:
-            role = incident.subject.role if incident.subject else None
-            items = []
-            for suggestion in suggest(text, registry.catalogues, author_role=role):
-                clause = suggestion.clause  # a clause key, or a Clause
-                key = clause if isinstance(clause, str) else str(clause.key)
-                title = None if isinstance(clause, str) else getattr(clause, "title", None)
-                title = str(title) if title is not None else _clause_title(registry, key)
-                items.append({"clause": key, "title": title, "reason": str(suggestion.reason),
-                              "score": float(suggestion.score)})
-            result["clauses"] = items
-        except Exception:  # noqa: BLE001 - as above
-            current_app.logger.exception("Clause suggestion failed for incident %s", incident.id)
-    return result
+    """PII found in, and clauses suggested for, the captured post's text (empty without text)."""
+    found = suggestion_service.for_incident(incident, registry.catalogues)
+    return {
+        "pii": [{"kind": hit.kind, "start": hit.start, "end": hit.end, "text": hit.text} for hit in found.pii],
+        "clauses": [{"clause": s.clause, "title": _clause_title(registry, s.clause), "reason": s.reason,
+                     "score": float(s.score)} for s in found.clauses],
+    }
 
 
 # --- incidents ------------------------------------------------------------------------------------

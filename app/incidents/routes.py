@@ -41,6 +41,7 @@ from app.services import audit as audit_service
 from app.services import deadlines as deadline_service
 from app.services import evidence as evidence_service
 from app.services import exports as export_service
+from app.services import suggestions as suggestion_service
 from app.services.incidents import (
     BreakGlassRequired,
     IncidentChangedElsewhere,
@@ -220,6 +221,7 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
         "incidents/show.html", incident=incident, definition=definition, transitions=choices, forms=forms,
         history=audit_service.history(db.session, incident), links=links, catalogues=registry.catalogues,
         extension_forms=extension_forms, share_form=ShareForm() if can_share(current_user, incident) else None,
+        suggestions=suggestion_service.for_incident(incident, registry.catalogues),
         evidence_form=(forms.get("evidence") or EvidenceForm()) if can_add_evidence(current_user, incident) else None,
     ), status
 

@@ -110,18 +110,6 @@ def can_transition(user: User, incident: Incident, transition: TransitionDef) ->
     return can_view(user, incident) and incident.state in transition.from_states and user.role in transition.roles
 
 
-def can_view_audit_trail(user: User) -> bool:
-    return user.active and user.role in (Role.ADMIN, Role.AUDITOR)
-
-
-def can_manage_users(user: User) -> bool:
-    return user.active and user.role == Role.ADMIN
-
-
-def visible_incident_ids(user: User):  # type: ignore[no-untyped-def]
-    return select(Incident.id).where(visible_incidents(user))
-
-
 def can_manage_deadlines(user: User, incident: Incident) -> bool:
     """Record agreed extensions: people who work the case, not auditors or the subject's officers."""
     return can_view(user, incident) and user.role not in (Role.AUDITOR, Role.OFFICER) and incident.closed_at is None

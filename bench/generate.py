@@ -55,7 +55,6 @@ from app.models import (
 from app.models.people import PLATFORMS
 from app.policy import Catalogues, load_catalogues
 from app.services.audit import GENESIS_HASH, compute_hash
-from app.services.incidents import kind_for
 from app.services.references import format_reference
 from app.timing import parse_duration
 from app.workflow import WorkflowDef, WorkflowRegistry, load_registry
@@ -647,7 +646,7 @@ class Generator:
             outcome = None
             if splan.outcome is not None:
                 outcome = rng.choice(splan.outcome[1])
-            kind = kind_for(wf_key)
+            kind = definition.kind
             a, b = vocab[rng.randrange(300)], vocab[rng.randrange(2000)]
             who_name = f"{rng.choice(words.FIRST_NAMES)} {rng.choice(words.LAST_NAMES)}"
             title = rng.choice(words.TITLE_TEMPLATES[kind]).format(

@@ -596,7 +596,6 @@ class RawTransition:
             connection.close()
 
     def _take(self, cursor: Any, incident_id: int, transition: Any) -> None:
-        from app.services.incidents import kind_for
 
         b, q = self.bench, self.bench.sql
         now = datetime.now(UTC)
@@ -647,7 +646,7 @@ class RawTransition:
                                  "workflow_version, state, state_entered_at, severity, calendar, fields, restricted, "
                                  "subject_id, assignee_id, team_id, created_by_id, created_at, updated_at, version) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id"),
-                               (reference, kind_for(target.key), linked_title, "Opened by the benchmark.", target.side,
+                               (reference, target.kind, linked_title, "Opened by the benchmark.", target.side,
                                 target.key, target.version, target.initial, stamp, severity, calendar, restricted,
                                 subject_id, assignee_id, team_id if target.side == side else None, self.admin_id,
                                 stamp, stamp))

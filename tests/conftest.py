@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -171,3 +172,24 @@ def signed_in(client: FlaskClient, make: Factory):  # type: ignore[no-untyped-de
         return user
 
     return sign_in
+
+
+BREACHDESK = str(ROOT / ".venv" / "bin" / "breachdesk")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run the real ``breachdesk`` command, as a script would, against a fresh migrated SQLite file.
+
+    The returned function has ``.url``, the database it uses."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
+    env["BREACHDESK_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.sqlite3"
+    env["BREACHDESK_SECRET_KEY"] = "cli-test"
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BREACHDESK, *args], capture_output=True, text=True, env=env, input=stdin,
+                              cwd=tmp_path, timeout=120)
+
+    assert run("db", "upgrade").returncode == 0
+    run.url = env["BREACHDESK_DATABASE_URL"]  # type: ignore[attr-defined]
+    return run

@@ -2,26 +2,8 @@
 
 import os
 import subprocess
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-BREACHDESK = str(ROOT / ".venv" / "bin" / "breachdesk")
-
-
-@pytest.fixture
-def cli_env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
-    env["BREACHDESK_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.sqlite3"
-    env["BREACHDESK_SECRET_KEY"] = "cli-test"
-
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([BREACHDESK, *args], capture_output=True, text=True, env=env, input=stdin,
-                              cwd=tmp_path, timeout=120)
-
-    assert run("db", "upgrade").returncode == 0
-    return run
+from tests.conftest import BREACHDESK
 
 
 def test_users_create_list_disable(cli_env):

@@ -5,7 +5,7 @@ from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base
 from app.models.deadlines import Deadline, DeadlineExtension
 from app.models.evidence import EvidenceFile, Post
-from app.models.incidents import Incident, IncidentKind, IncidentShare, ReferenceCounter, Severity
+from app.models.incidents import Incident, IncidentShare, ReferenceCounter, Severity
 from app.models.outbox import OutboxMessage
 from app.models.people import Person, PersonRole, SocialHandle
 from app.models.settings import ClosureDay, OrganisationSettings
@@ -27,7 +27,6 @@ __all__ = [
     "IncidentLink",
     "IdempotencyKey",
     "IncidentShare",
-    "IncidentKind",
     "LoginFailure",
     "OrganisationSettings",
     "OutboxMessage",

@@ -30,29 +30,6 @@ class Severity(StrEnum):
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 
 
-class IncidentKind(StrEnum):
-    REPORTED_POST = "reported_post"
-    ANTAGONISTIC_TAG = "antagonistic_tag"
-    PRESS_APPROACH = "press_approach"
-    HARASSMENT = "harassment"
-    BRAND_REQUEST = "brand_request"
-    MEMBER_CASE = "member_case"
-    TRIBUNAL = "tribunal"
-    REGULATOR = "regulator"
-
-
-KIND_TITLES: dict[str, str] = {
-    "reported_post": "Reported post",
-    "antagonistic_tag": "Antagonistic tag",
-    "press_approach": "Press approach",
-    "harassment": "Harassment",
-    "brand_request": "Brand permission",
-    "member_case": "Member's disciplinary case",
-    "tribunal": "Employment tribunal",
-    "regulator": "Fitness to practise",
-}
-
-
 class ReferenceCounter(Base):
     """Next reference number per year. Incremented with an UPDATE so concurrent openings never clash."""
 
@@ -129,10 +106,6 @@ class Incident(Base):
         back_populates="incident", cascade="all, delete-orphan", order_by="Deadline.due_at"
     )
     shares: Mapped[list[IncidentShare]] = relationship(cascade="all, delete-orphan", order_by="IncidentShare.id")
-
-    @property
-    def is_open(self) -> bool:
-        return self.closed_at is None
 
     def __repr__(self) -> str:
         return f"<Incident {self.reference} {self.workflow_key}:{self.state}>"

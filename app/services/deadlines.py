@@ -136,10 +136,6 @@ def cancel_all(incident: Incident) -> None:
         deadline.finished_at = now
 
 
-def time_left(deadline: Deadline, now: datetime) -> timedelta:
-    return deadline.due_at - now
-
-
 def agree_extension(
     session: Session,
     incident: Incident,

@@ -35,18 +35,6 @@ from app.timing import CALENDAR_NAMES
 from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry, decide
 from app.workflow.guards import IncidentFacts
 
-KIND_BY_WORKFLOW = {
-    "problem-solving": "reported_post",
-    "formal-action": "reported_post",
-    "content-removal": "reported_post",
-    "press-referral": "press_approach",
-    "antagonistic-tag": "antagonistic_tag",
-    "harassment-complaint": "harassment",
-    "brand-permission": "brand_request",
-    "employer-disciplinary": "member_case",
-    "disciplinary-appeal": "member_case",
-    "employment-tribunal": "tribunal",
-}
 COLLEGE_TEAM = "communications"
 
 
@@ -85,12 +73,6 @@ class OpenRequest:
     calendar: str | None = None
     restricted: bool = False
     kind: str | None = None
-
-
-def kind_for(workflow_key: str) -> str:
-    if workflow_key.startswith("regulator-ftp"):
-        return "regulator"
-    return KIND_BY_WORKFLOW.get(workflow_key, "reported_post")
 
 
 def stored_source(session: Session):  # type: ignore[no-untyped-def]
@@ -182,7 +164,7 @@ def open_incident(
     remember_version(session, definition)
     incident = Incident(
         reference=next_reference(session, now.year),
-        kind=request.kind or kind_for(definition.key),
+        kind=request.kind or definition.kind,
         title=title,
         summary=(request.summary or "").strip() or None,
         side=definition.side,

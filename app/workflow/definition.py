@@ -71,6 +71,7 @@ class WorkflowDef:
     title: str
     description: str
     side: str
+    kind: str  # what sort of incident it handles (reported_post, member_case, ...)
     version: str
     initial: str
     clauses: tuple[str, ...]

@@ -286,6 +286,7 @@ def parse_workflow(doc: Document, known_clause: ClauseCheck) -> tuple[WorkflowDe
                     workflow_refs)
     definition = WorkflowDef(
         key=data["key"], title=data["title"], description=data.get("description", ""), side=data["side"],
+        kind=data["kind"],
         version=content_version(data), initial=data["initial"], clauses=tuple(data.get("clauses", [])),
         retention=data.get("retention", "short"), open_roles=tuple(data.get("open_roles", ["admin"])),
         on_open=on_open, states=states, transitions=transitions, deadlines=deadlines,

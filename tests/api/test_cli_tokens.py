@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,26 +9,14 @@ import pytest
 from app import create_app
 from app.extensions import db as database
 
-ROOT = Path(__file__).resolve().parents[2]
-BREACHDESK = str(ROOT / ".venv" / "bin" / "breachdesk")
-
 
 @pytest.fixture
-def cli(tmp_path):  # type: ignore[no-untyped-def]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
-    env["BREACHDESK_DATABASE_URL"] = f"sqlite:///{tmp_path}/tokens.sqlite3"
-    env["BREACHDESK_SECRET_KEY"] = "cli-test"
-
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([BREACHDESK, *args], capture_output=True, text=True, env=env, input=stdin,
-                              cwd=tmp_path, timeout=120)
-
-    assert run("db", "upgrade").returncode == 0
+def cli(cli_env):  # type: ignore[no-untyped-def]
+    run = cli_env
     for email, role in (("admin@example.org", "admin"), ("rep@example.org", "rep")):
         made = run("users", "create", email, "--name", role.title(), "--role", role, "--password-stdin",
                    stdin="a long enough password\n")
         assert made.returncode == 0, made.stderr
-    run.url = env["BREACHDESK_DATABASE_URL"]  # type: ignore[attr-defined]
     return run
 
 

@@ -294,6 +294,7 @@ WITHOUT_CONTENT_SUBMITTED = """\
 key: brand-permission
 title: Logo and brand permission
 side: college
+kind: brand_request
 clauses: ["rcr:2.12"]
 retention: short
 open_roles: [officer, comms, admin]

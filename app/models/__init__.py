@@ -4,11 +4,11 @@ from app.models.api import ApiToken, IdempotencyKey
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base
 from app.models.deadlines import Deadline, DeadlineExtension
-from app.models.evidence import EvidenceFile, Post
+from app.models.evidence import EvidenceFile, Post, Report
 from app.models.incidents import Incident, IncidentShare, ReferenceCounter, Severity
 from app.models.outbox import OutboxMessage
 from app.models.people import Person, PersonRole, SocialHandle
-from app.models.settings import ClosureDay, OrganisationSettings
+from app.models.settings import ClosureDay, OnCallShift, OrganisationSettings
 from app.models.subjects import PersonFlag, Warning
 from app.models.users import LoginFailure, Team, User
 from app.models.workflow import IncidentClause, IncidentLink, WorkflowVersion
@@ -28,6 +28,7 @@ __all__ = [
     "IdempotencyKey",
     "IncidentShare",
     "LoginFailure",
+    "OnCallShift",
     "OrganisationSettings",
     "OutboxMessage",
     "Person",
@@ -35,6 +36,7 @@ __all__ = [
     "PersonRole",
     "Post",
     "ReferenceCounter",
+    "Report",
     "Severity",
     "SocialHandle",
     "Team",

@@ -14,7 +14,7 @@ from app.models.base import Base
 
 if TYPE_CHECKING:
     from app.models.deadlines import Deadline
-    from app.models.evidence import EvidenceFile, Post
+    from app.models.evidence import EvidenceFile, Post, Report
     from app.models.people import Person
     from app.models.users import Team, User
     from app.models.workflow import IncidentClause
@@ -95,6 +95,7 @@ class Incident(Base):
     posts: Mapped[list[Post]] = relationship(
         back_populates="incident", cascade="all, delete-orphan", order_by="Post.id"
     )
+    reports: Mapped[list[Report]] = relationship(cascade="all, delete-orphan", order_by="Report.id")
     evidence_files: Mapped[list[EvidenceFile]] = relationship(
         back_populates="incident", cascade="all, delete-orphan", order_by="EvidenceFile.id"
     )

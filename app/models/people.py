@@ -37,8 +37,9 @@ PLATFORMS: dict[str, str] = {
 
 
 def normalise_handle(handle: str) -> str:
-    """Handles compare without the leading @ and without case, as the platforms treat them."""
-    return handle.strip().lstrip("@").lower()
+    """Handles compare without the leading @, spaces or case, as the platforms treat them
+    (a handle copied from a screenshot often gains a space: "@Dr Smith" is "@drsmith")."""
+    return "".join(handle.split()).lstrip("@").lower()
 
 
 class Person(Base):

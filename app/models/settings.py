@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base
+
+if TYPE_CHECKING:
+    from app.models.users import User
 
 
 class OrganisationSettings(Base):
@@ -21,6 +25,8 @@ class OrganisationSettings(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     # End of the working day, "HH:MM" local time, when a working-day deadline falls due.
     working_day_ends: Mapped[str] = mapped_column(String(5), default="17:00")
+    # Start of office hours, "HH:MM" local time; outside office hours the on-call rota is used.
+    office_opens: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
 
 
 class ClosureDay(Base):
@@ -30,3 +36,23 @@ class ClosureDay(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class OnCallShift(Base):
+    """Who is on call for a duty (e.g. the press office) from one time to another (UTC).
+    Outside office hours urgent notifications for that duty go to them instead of the team."""
+
+    __tablename__ = "on_call_shifts"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_on_call_shifts_duty_starts_at", "duty", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    duty: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()

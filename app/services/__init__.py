@@ -12,3 +12,11 @@ class ServiceError(Exception):
 
 class NotFound(ServiceError):
     """The thing asked for does not exist (or the actor may not know it does)."""
+
+
+class InvalidInput(ServiceError):
+    """Input that cannot be used as given; ``fields`` maps each field to what to fix."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})

@@ -196,10 +196,12 @@ def open_incident(
 
 
 def _capture_post(post: PostInput, actor: User | None) -> Post:
+    from app.posts import url_key
     from app.services.evidence import sha256_text
 
     return Post(
-        platform=post.platform, url=post.url, platform_post_id=post.platform_post_id,
+        platform=post.platform, url=post.url, url_key=url_key(post.url) if post.url else None,
+        platform_post_id=post.platform_post_id,
         author_handle=post.author_handle, posted_at=post.posted_at, text=post.text,
         text_sha256=sha256_text(post.text) if post.text else None,
         captured_by_id=actor.id if actor else None, captured_at=utcnow(),

@@ -1,0 +1,250 @@
+"""Taking in reported posts: the one home of duplicate joining, subject matching and repeat detection.
+
+The capture form, the officers' Escalate page, mail-in, the API and the bulk import all come
+through here, so a post reported twice — by a member on Monday and by monitoring on Tuesday, as
+``twitter.com/…?s=20`` and as ``x.com/…`` — is one incident with two reports, whichever way each
+arrived.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from app.clock import utcnow
+from app.models import Incident, Person, PersonFlag, Post, Report, SocialHandle, User
+from app.models.evidence import REPORT_CHANNELS
+from app.models.people import PLATFORMS, PersonRole, normalise_handle
+from app.permissions import can_view
+from app.posts import BadUrl, check_url, post_id_from_url, url_key
+from app.services import InvalidInput, audit
+from app.services.incidents import OpenRequest, PostInput, open_incident
+from app.workflow import WorkflowRegistry
+
+# The PersonFlag a workflow sets (effect flag_subject) when it finds a breach proved.
+UPHELD_BREACH = "upheld_breach"
+MAX_HANDLE_LENGTH = 100
+# Letters, digits and the punctuation platforms allow in user names (Mastodon's user@server too).
+HANDLE_CHARACTERS = r"[\w.\-@]"
+
+
+@dataclass
+class SubjectInput:
+    """Who posted it: an existing person (``person_id``) or a name with handles to match or create."""
+
+    name: str = ""
+    role: str | None = None
+    handles: list[tuple[str, str]] = field(default_factory=list)  # (platform, handle)
+    person_id: int | None = None
+
+
+@dataclass
+class ReportInput:
+    channel: str
+    reporter: str | None = None
+    note: str | None = None
+    reported_at: datetime | None = None
+
+
+@dataclass
+class IntakeResult:
+    incident: Incident
+    # True when the post was already on file and this report joined its incident.
+    joined: bool
+    report: Report
+
+
+def check_handle(handle: str, label: str = "handle") -> str:
+    """The handle as typed, trimmed, or InvalidInput saying what is wrong with it."""
+    text = handle.strip()
+    key = normalise_handle(text)
+    if not key:
+        raise InvalidInput(f"The {label} is blank.", {label: "must not be blank"})
+    if len(text) > MAX_HANDLE_LENGTH:
+        raise InvalidInput(f"The {label} is {len(text)} characters long; handles are under {MAX_HANDLE_LENGTH}.",
+                           {label: "too long"})
+    odd = sorted({ch for ch in key if not re.fullmatch(HANDLE_CHARACTERS, ch)})
+    if odd:
+        shown = " ".join(repr(ch) for ch in odd[:5])
+        raise InvalidInput(f"The {label} {text!r} has characters no platform allows in a handle ({shown}); "
+                           "type just the account name, like @dr_smith.", {label: "has characters handles cannot have"})
+    return text
+
+
+def check_post(post: PostInput, *, now: datetime | None = None) -> PostInput:
+    """Check a post's details before anything is stored; fills in the platform's post id from the address."""
+    fields: dict[str, str] = {}
+    if post.platform not in PLATFORMS:
+        fields["platform"] = f"unknown platform; use one of {', '.join(PLATFORMS)}"
+    url = post.url
+    if url is not None or post.platform not in ("whatsapp", "other"):
+        try:
+            url = check_url(url or "")
+        except BadUrl as error:
+            fields["url"] = str(error)
+    moment = now or utcnow()
+    if post.posted_at is not None and post.posted_at > moment:
+        fields["posted_at"] = "is in the future; give the time the post went up"
+    handle = post.author_handle
+    if handle:
+        try:
+            handle = check_handle(handle, "author_handle")
+        except InvalidInput as error:
+            fields.update(error.fields)
+    if fields:
+        raise InvalidInput("Check the post's details: " + "; ".join(f"{k}: {v}" for k, v in fields.items()) + ".",
+                           fields)
+    post_id = (post.platform_post_id or "").strip() or None
+    if post_id is None and url:
+        found = post_id_from_url(url)
+        if found is not None and found[0] == post.platform:
+            post_id = found[1]
+    return PostInput(platform=post.platform, url=url, platform_post_id=post_id, author_handle=handle or None,
+                     posted_at=post.posted_at, text=post.text)
+
+
+def find_existing_post(session: Session, post: PostInput) -> Post | None:
+    """A post already on file that is the same post: same platform post id, or the same address."""
+    conditions = []
+    if post.platform_post_id:
+        conditions.append((Post.platform == post.platform) & (Post.platform_post_id == post.platform_post_id))
+    if post.url:
+        conditions.append(Post.url_key == url_key(post.url))
+    if not conditions:
+        return None
+    return session.scalar(select(Post).where(or_(*conditions)).order_by(Post.id).limit(1))
+
+
+def resolve_subject(session: Session, subject: SubjectInput, *, actor: User | None, via: str) -> Person:
+    """The person a post is about: the one chosen, the one who already holds one of the handles
+    (on any platform, whatever the case or spacing), or a new person. Checks everything before adding."""
+    if subject.person_id is not None:
+        person = session.get(Person, subject.person_id)
+        if person is None:
+            raise InvalidInput("No such person on file; pick the author again.", {"subject": "no such person"})
+        return person
+    name = " ".join((subject.name or "").split())
+    if not name:
+        raise InvalidInput("Give the author's name (or pick an existing person).",
+                           {"subject.name": "must not be blank"})
+    if len(name) > 200:
+        raise InvalidInput("Keep the author's name under 200 characters.", {"subject.name": "too long"})
+    role = subject.role or PersonRole.CONTRIBUTOR
+    if role not in {r.value for r in PersonRole}:
+        raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(r.value for r in PersonRole)}.",
+                           {"subject.role": "unknown role"})
+    handles: dict[tuple[str, str], str] = {}
+    for index, (platform, handle) in enumerate(subject.handles):
+        if platform not in PLATFORMS:
+            raise InvalidInput(f"Unknown platform {platform!r} for a handle.",
+                               {f"subject.handles.{index}.platform": "unknown platform"})
+        text = check_handle(handle, f"subject.handles.{index}.handle")
+        handles.setdefault((platform, normalise_handle(text)), text)
+    found = people_with_handles(session, [key for _platform, key in handles])
+    same_platform = {p.id: p for p in found if any((h.platform, h.handle_key) in handles for h in p.handles)}
+    candidates = same_platform or {p.id: p for p in found}
+    if len(candidates) > 1:
+        raise InvalidInput("These handles belong to different people already on file; give the handles of one "
+                           "person or pick the person.", {"subject.handles": "handles of more than one person"})
+    if candidates:
+        person = next(iter(candidates.values()))
+        known = {(h.platform, h.handle_key) for h in person.handles}
+        for (platform, key), text in handles.items():
+            if (platform, key) not in known and not _handle_taken(session, platform, key):
+                person.handles.append(SocialHandle(platform=platform, handle=text))
+        return person
+    person = Person(name=name, role=role)
+    for (platform, _key), text in handles.items():
+        person.handles.append(SocialHandle(platform=platform, handle=text))
+    session.add(person)
+    session.flush()
+    audit.record(session, actor=actor, action="person.created", object_type="person", object_id=person.id,
+                 data={"via": via, "handles": len(handles)})
+    return person
+
+
+def _handle_taken(session: Session, platform: str, key: str) -> bool:
+    return session.scalar(select(SocialHandle.id).where(SocialHandle.platform == platform,
+                                                        SocialHandle.handle_key == key)) is not None
+
+
+def people_with_handles(session: Session, handle_keys: list[str]) -> list[Person]:
+    """Everyone holding one of these (normalised) handles on any platform."""
+    keys = sorted({k for k in handle_keys if k})
+    if not keys:
+        return []
+    return list(session.scalars(
+        select(Person).join(SocialHandle).where(SocialHandle.handle_key.in_(keys))
+        .options(joinedload(Person.handles)).order_by(Person.id)
+    ).unique())
+
+
+def report_post(
+    session: Session,
+    registry: WorkflowRegistry,
+    request: OpenRequest,
+    report: ReportInput,
+    *,
+    actor: User | None,
+    check_role: bool = True,
+) -> IntakeResult:
+    """Record a report of a post: join the incident that already holds the same post, or open one.
+
+    ``request.post`` must have been through ``check_post``.
+    """
+    if report.channel not in REPORT_CHANNELS:
+        raise InvalidInput(f"Unknown report channel {report.channel!r}.", {"channel": "unknown channel"})
+    reporter = " ".join((report.reporter or "").split())[:200] or None
+    existing = find_existing_post(session, request.post) if request.post is not None else None
+    if existing is not None:
+        incident = existing.incident
+        entry = Report(incident_id=incident.id, post_id=existing.id, channel=report.channel, reporter=reporter,
+                       note=(report.note or "").strip() or None, logged_by_id=actor.id if actor else None,
+                       reported_at=report.reported_at or utcnow())
+        incident.reports.append(entry)
+        session.flush()
+        audit.record(session, actor=actor, action="incident.reported_again", incident=incident,
+                     object_type="report", object_id=entry.id,
+                     data={"channel": report.channel, "url": request.post.url if request.post else None})
+        return IntakeResult(incident=incident, joined=True, report=entry)
+    incident = open_incident(session, registry, request, actor=actor, check_role=check_role)
+    entry = Report(post_id=incident.posts[0].id if incident.posts else None, channel=report.channel,
+                   reporter=reporter, note=(report.note or "").strip() or None,
+                   logged_by_id=actor.id if actor else None, reported_at=report.reported_at or utcnow())
+    incident.reports.append(entry)
+    session.flush()
+    return IntakeResult(incident=incident, joined=False, report=entry)
+
+
+def joined_message(result: IntakeResult, actor: User) -> str:
+    """What to tell the person whose report joined an existing incident (without naming a file they may not see)."""
+    if can_view(actor, result.incident):
+        return (f"This post is already on file as {result.incident.reference}; your report was added to it "
+                "instead of opening a second incident.")
+    return ("This post has already been reported and is being handled; your report was added to that file "
+            "and its team can see it.")
+
+
+def earlier_breaches(session: Session, incident: Incident, actor: User) -> list[Incident]:
+    """Other incidents where a breach was upheld against the same author — the same person, or anyone
+    holding one of their handles or the post's author handle on any platform (2.32: a continued breach).
+    Only those ``actor`` may see are listed."""
+    person_ids: set[int] = set()
+    keys: list[str] = []
+    if incident.subject is not None:
+        person_ids.add(incident.subject.id)
+        keys.extend(h.handle_key for h in incident.subject.handles)
+    keys.extend(normalise_handle(p.author_handle) for p in incident.posts if p.author_handle)
+    person_ids.update(p.id for p in people_with_handles(session, keys))
+    if not person_ids:
+        return []
+    return list(i for i in session.scalars(
+        select(Incident).join(PersonFlag, PersonFlag.incident_id == Incident.id)
+        .where(PersonFlag.person_id.in_(sorted(person_ids)), PersonFlag.flag == UPHELD_BREACH,
+               Incident.id != incident.id)
+        .order_by(Incident.created_at.desc()).limit(50)
+    ).unique() if can_view(actor, i))

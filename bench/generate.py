@@ -292,8 +292,8 @@ COLUMNS = {
                   "state", "state_entered_at", "severity", "calendar", "outcome", "fields", "restricted",
                   "subject_id", "assignee_id", "team_id", "created_by_id", "created_at", "updated_at", "closed_at",
                   "version"),
-    "posts": ("id", "incident_id", "platform", "url", "platform_post_id", "author_handle", "posted_at", "text",
-              "text_sha256", "captured_by_id", "captured_at"),
+    "posts": ("id", "incident_id", "platform", "url", "url_key", "platform_post_id", "author_handle", "posted_at",
+              "text", "text_sha256", "captured_by_id", "captured_at"),
     "evidence_files": ("id", "incident_id", "original_name", "stored_name", "content_type", "size_bytes", "sha256",
                        "description", "captured_by_id", "captured_at"),
     "incident_clauses": ("id", "incident_id", "clause_key", "catalogue_version", "cited_at", "cited_by_id"),
@@ -458,8 +458,9 @@ class Generator:
             self.by_role.setdefault(role, []).append(uid)
             self.by_role_team.setdefault((role, team), []).append(uid)
 
-        writer.insert(OrganisationSettings, ("id", "name", "default_calendar", "timezone", "working_day_ends"),
-                      [(1, "Bench College and Union", "england-and-wales", "Europe/London", "17:00")])
+        writer.insert(OrganisationSettings, ("id", "name", "default_calendar", "timezone", "working_day_ends",
+                                             "office_opens"),
+                      [(1, "Bench College and Union", "england-and-wales", "Europe/London", "17:00", "09:00")])
         versions = [(i, p.definition.key, p.definition.version, p.definition.source_text, START)
                     for i, p in enumerate(self.plans, start=1)]
         writer.insert(WorkflowVersion, ("id", "workflow_key", "version", "source", "first_used_at"), versions)
@@ -698,7 +699,8 @@ class Generator:
                 post_id = str(rng.getrandbits(60))
                 author = self.person_handle[subject] if subject else None
                 rows["posts"].append((
-                    self.next_id("posts"), iid, platform, f"https://{platform}.example/{post_id}", post_id, author,
+                    self.next_id("posts"), iid, platform, f"https://{platform}.example/{post_id}",
+                    f"{platform}.example/{post_id}", post_id, author,  # url_key as app.posts.url_key makes it
                     created - timedelta(seconds=rng.random() * 3 * 86400), body,
                     hashlib.sha256(body.encode()).hexdigest(), creator, created,
                 ))

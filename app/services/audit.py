@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -74,6 +74,23 @@ def _lock_head(session: Session) -> AuditChainHead:
     return head
 
 
+@dataclass
+class Entry:
+    """One audit row to be written; ``record`` and ``record_many`` take these fields."""
+
+    actor: User | None
+    action: str
+    incident: Incident | None = None
+    object_type: str | None = None
+    object_id: str | int | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    transition: str | None = None
+    comment: str | None = None
+    data: dict[str, Any] | None = None
+    actor_label: str | None = None
+
+
 def record(
     session: Session,
     *,
@@ -88,35 +105,62 @@ def record(
     comment: str | None = None,
     data: dict[str, Any] | None = None,
     actor_label: str | None = None,
-) -> AuditEvent:
-    """Append one audit row (and flush it) in the caller's transaction."""
-    head = _lock_head(session)
-    if incident is not None and incident.id is None:
+) -> int:
+    """Append one audit row in the caller's transaction; returns its id."""
+    return record_many(session, [Entry(actor=actor, action=action, incident=incident, object_type=object_type,
+                                       object_id=object_id, from_state=from_state, to_state=to_state,
+                                       transition=transition, comment=comment, data=data,
+                                       actor_label=actor_label)])[0]
+
+
+def record_many(session: Session, entries: list[Entry]) -> list[int]:
+    """Append rows in order, extending the chain once: one head lock and one INSERT for the lot (the
+    deadline sweep writes thousands at a time). Returns the new rows' ids."""
+    if not entries:
+        return []
+    if any(e.incident is not None and e.incident.id is None for e in entries):
         session.flush()
-    event = AuditEvent(
-        at=utcnow(),
-        actor_id=actor.id if actor is not None else None,
-        actor_label=actor_label or (actor.email if actor is not None else "system"),
-        action=action,
-        incident_id=incident.id if incident is not None else None,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        from_state=from_state,
-        to_state=to_state,
-        transition=transition,
-        workflow_version=incident.workflow_version if incident is not None else None,
-        comment=comment,
-        data=data or {},
-        ip=request_origin.get(),
-        prev_hash=head.last_hash,
-    )
-    event.hash = compute_hash(event)
-    session.add(event)
+    head = _lock_head(session)
+    now = utcnow()
+    origin = request_origin.get()
+    previous = head.last_hash
+    rows = []
+    for entry in entries:
+        actor, incident = entry.actor, entry.incident
+        event = AuditEvent(
+            at=now,
+            actor_id=actor.id if actor is not None else None,
+            actor_label=entry.actor_label or (actor.email if actor is not None else "system"),
+            action=entry.action,
+            incident_id=incident.id if incident is not None else None,
+            object_type=entry.object_type,
+            object_id=str(entry.object_id) if entry.object_id is not None else None,
+            from_state=entry.from_state,
+            to_state=entry.to_state,
+            transition=entry.transition,
+            workflow_version=incident.workflow_version if incident is not None else None,
+            comment=entry.comment,
+            data=entry.data or {},
+            ip=origin,
+            prev_hash=previous,
+        )
+        # A transient object is used only to compute the hash exactly as verify_chain will.
+        event.hash = previous = compute_hash(event)
+        rows.append({column: getattr(event, column) for column in _COLUMNS})
+    table = AuditEvent.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = list(session.scalars(statement, rows)) if len(rows) > 1 else [session.scalar(statement, rows[0])]
+    # The chain is walked in id order, so the ids must follow the order the hashes were chained in.
+    if ids != sorted(ids):
+        raise RuntimeError("audit rows were given ids out of chain order; refusing to write a broken chain")
+    head.last_id = ids[-1]
+    head.last_hash = previous
     session.flush()
-    head.last_id = event.id
-    head.last_hash = event.hash
-    session.flush()
-    return event
+    return ids
+
+
+_COLUMNS = ("at", "actor_id", "actor_label", "action", "incident_id", "object_type", "object_id", "from_state",
+            "to_state", "transition", "workflow_version", "comment", "data", "ip", "prev_hash", "hash")
 
 
 @dataclass(frozen=True)

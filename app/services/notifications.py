@@ -7,6 +7,7 @@ health information are special-category data and e-mail is not a safe place for 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,16 @@ def incident_message(
     return subject, "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Message:
+    to: User
+    incident: Incident | None
+    subject: str
+    body: str
+    # Unique: a message with a key already queued (by this or another worker) is not queued again.
+    dedupe_key: str | None = None
+
+
 def queue(
     session: Session,
     *,
@@ -51,26 +62,38 @@ def queue(
     dedupe_key: str | None = None,
 ) -> bool:
     """Add a message to the outbox in the caller's transaction. Returns False when ``dedupe_key``
-    was already queued (by this or another worker): the unique key makes "exactly once" hold even
-    when two sweeps race."""
-    values = {"to_address": to.email, "subject": subject[:300], "body": body,
-              "incident_id": incident.id if incident is not None else None, "dedupe_key": dedupe_key}
-    if dedupe_key is None:
-        session.add(OutboxMessage(**values))
-        return True
-    dialect = session.get_bind().dialect.name
+    was already queued: the unique key makes "exactly once" hold even when two sweeps race."""
+    return queue_many(session, [Message(to, incident, subject, body, dedupe_key)]) == 1
+
+
+def _insert_statement(dialect: str):  # type: ignore[no-untyped-def]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = OutboxMessage.__table__
+    # Built once per dialect with bound parameters, so SQLAlchemy compiles it once and caches it.
+    return (insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.id))
+
+
+def queue_many(session: Session, messages: list[Message]) -> int:
+    """Add messages to the outbox in one statement; returns how many were new."""
+    if not messages:
+        return 0
     from app.clock import utcnow
 
     now = utcnow()
-    statement = (
-        insert(OutboxMessage.__table__)
-        .values(**values, status="pending", attempts=0, created_at=now, next_attempt_at=now)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.__table__.c.id)
-    )
-    # RETURNING gives a row only when the insert happened (rowcount is unreliable with RETURNING).
-    return session.execute(statement).first() is not None
+    rows = [{"to_address": m.to.email, "subject": m.subject[:300], "body": m.body,
+             "incident_id": m.incident.id if m.incident is not None else None, "dedupe_key": m.dedupe_key,
+             "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now} for m in messages]
+    statement = _STATEMENTS.get(session.get_bind().dialect.name)
+    if statement is None:
+        statement = _STATEMENTS[session.get_bind().dialect.name] = _insert_statement(session.get_bind().dialect.name)
+    # RETURNING gives a row only for inserts that happened (rowcount is unreliable with RETURNING).
+    if len(rows) == 1:
+        return int(session.execute(statement, rows[0]).first() is not None)
+    return len(session.execute(statement, rows).all())
+
+
+_STATEMENTS: dict[str, object] = {}
 
 
 def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
 from app.services import audit, notifications
 from app.services.deadlines import calendar_for
-from app.timing import Duration, parse_duration
+from app.timing import Duration, WorkingCalendar, parse_duration
 from app.workflow import TransitionNotAllowed, WorkflowRegistry
 
 BATCH = 500
@@ -44,15 +44,21 @@ def reminder_horizon(duration: Duration) -> timedelta:
     return timedelta(days=days + 1) if days is not None else timedelta(hours=duration.amount + 1)
 
 
-def remind_at(session: Session, deadline: Deadline, reminder: Duration) -> datetime:
-    """When a reminder "N before the due time" falls. Day-based reminders go out at 09:00 UK time."""
+def remind_at(session: Session, deadline: Deadline, reminder: Duration,
+              calendars: dict[str, WorkingCalendar] | None = None) -> datetime:
+    """When a reminder "N before the due time" falls. Day-based reminders go out at 09:00 UK time.
+    ``calendars`` caches working calendars across calls (they read the closure days)."""
     from app.timing import LONDON
 
     if reminder.is_hours:
         return deadline.due_at - timedelta(hours=reminder.amount)
     due_day = deadline.due_at.astimezone(LONDON).date()
     if reminder.unit == "working_days":
-        day = calendar_for(session, deadline.calendar).add_working_days(due_day, -reminder.amount)
+        if calendars is None:
+            calendars = {}
+        if deadline.calendar not in calendars:
+            calendars[deadline.calendar] = calendar_for(session, deadline.calendar)
+        day = calendars[deadline.calendar].add_working_days(due_day, -reminder.amount)
     elif reminder.unit in ("days", "weeks"):
         day = due_day - timedelta(days=reminder.amount * (7 if reminder.unit == "weeks" else 1))
     else:
@@ -62,16 +68,35 @@ def remind_at(session: Session, deadline: Deadline, reminder: Duration) -> datet
     return datetime.combine(day, LONDON_MORNING, LONDON)
 
 
-def _recipients(session: Session, incident: Incident) -> list[User]:
-    """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-    from app.permissions import can_view
+class Recipients:
+    """Who hears about an incident, with the team and role look-ups made once per sweep rather than
+    once per deadline (a sweep can handle thousands of deadlines of the same few teams)."""
 
-    if incident.assignee is not None and incident.assignee.active and can_view(incident.assignee, incident):
-        return [incident.assignee]
-    if incident.team_id is None:
-        return []
-    team = session.scalars(select(User).where(User.team_id == incident.team_id, User.active.is_(True)))
-    return [u for u in team if can_view(u, incident)]
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._teams: dict[int, list[User]] = {}
+        self._roles: dict[str, list[User]] = {}
+
+    def for_incident(self, incident: Incident) -> list[User]:
+        """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
+        from app.permissions import can_view
+
+        if incident.assignee is not None and incident.assignee.active and can_view(incident.assignee, incident):
+            return [incident.assignee]
+        if incident.team_id is None:
+            return []
+        if incident.team_id not in self._teams:
+            self._teams[incident.team_id] = list(self.session.scalars(
+                select(User).where(User.team_id == incident.team_id, User.active.is_(True)).order_by(User.id)))
+        return [u for u in self._teams[incident.team_id] if can_view(u, incident)]
+
+    def with_role(self, incident: Incident, role: str) -> list[User]:
+        from app.permissions import can_view
+
+        if role not in self._roles:
+            self._roles[role] = list(self.session.scalars(
+                select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)))
+        return [u for u in self._roles[role] if can_view(u, incident)]
 
 
 def overdue_key(deadline: Deadline) -> str:
@@ -82,11 +107,16 @@ def overdue_key(deadline: Deadline) -> str:
 
 def _claim(session: Session, query):  # type: ignore[no-untyped-def]
     return session.scalars(
-        query.options(joinedload(Deadline.incident)).with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
+        query.options(joinedload(Deadline.incident).options(joinedload(Incident.assignee),
+                                                            selectinload(Incident.shares)))
+        .with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
     ).unique().all()
 
 
-def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report: SweepReport) -> None:
+def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report: SweepReport,
+                     recipients: Recipients | None = None) -> None:
+    recipients = recipients or Recipients(session)
+    calendars: dict[str, WorkingCalendar] = {}
     # Page along (due_at, id), the order of ix_deadlines_status_due_at, so each batch is an index range
     # rather than a re-sort of every candidate (which grew quadratically at a million incidents).
     after: tuple[datetime, int] = (now, 0)
@@ -98,21 +128,22 @@ def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report
             return
         for deadline in batch:
             for text in deadline.reminders or []:
-                if now < remind_at(session, deadline, parse_duration(text)):
+                if now < remind_at(session, deadline, parse_duration(text), calendars):
                     continue
                 incident = deadline.incident
                 headline = f"Reminder: '{deadline.title}' is due soon"
                 subject, body = notifications.incident_message(incident, headline,
                                                                due=notifications.when(deadline.due_at))
-                for user in _recipients(session, incident):
+                for user in recipients.for_incident(incident):
                     key = f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:remind:{text}:user:{user.id}"
                     report.reminders += notifications.queue(session, to=user, incident=incident, subject=subject,
                                                             body=body, dedupe_key=key)
         after = (batch[-1].due_at, batch[-1].id)
 
 
-def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, now: datetime,
-              report: SweepReport) -> None:
+def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
+              recipients: Recipients, messages: list[notifications.Message]) -> None:
+    """Do what the deadline's file says on a breach; e-mails are added to ``messages`` for the caller."""
     from app.services.incidents import definition_for, take_transition
 
     incident = deadline.incident
@@ -130,11 +161,12 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
             return
         report.escalations.append(f"{incident.reference}: {transition.title}")
     elif "notify" in rule:
-        notifications.notify_role(session, incident, rule["notify"], f"Overdue: '{deadline.title}'",
-                                  dedupe_prefix=overdue_key(deadline))
+        subject, body = notifications.incident_message(incident, f"Overdue: '{deadline.title}'")
+        messages.extend(notifications.Message(user, incident, subject, body, f"{overdue_key(deadline)}:user:{user.id}")
+                        for user in recipients.with_role(incident, rule["notify"]))
         report.escalations.append(f"{incident.reference}: notified {rule['notify']}")
     elif "reassign" in rule:
-        candidates = notifications.users_with_role_who_can_see(session, incident, rule["reassign"])
+        candidates = recipients.with_role(incident, rule["reassign"])
         if candidates:
             previous = incident.assignee.email if incident.assignee else None
             incident.assignee = candidates[0]
@@ -145,27 +177,37 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
             report.escalations.append(f"{incident.reference}: reassigned to {candidates[0].email}")
 
 
-def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime, report: SweepReport) -> None:
+def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime, report: SweepReport,
+                     recipients: Recipients | None = None) -> None:
+    """Mark each passed deadline breached, tell the people on it, then escalate as its file says.
+    The marks, audit rows and e-mails of a batch are written together (one chain extension, one
+    outbox statement); escalations run one by one because each is a full workflow transition."""
+    recipients = recipients or Recipients(session)
     while True:
         batch = _claim(session, select(Deadline).where(
             Deadline.status == "running", Deadline.due_at <= now, Deadline.breached_at.is_(None)
         ).order_by(Deadline.due_at, Deadline.id))
         if not batch:
             return
+        entries: list[audit.Entry] = []
+        messages: list[notifications.Message] = []
         for deadline in batch:
             deadline.breached_at = now
             incident = deadline.incident
-            report.breaches += 1
-            audit.record(session, actor=None, action="deadline.breached", incident=incident,
-                         object_type="deadline", object_id=deadline.id,
-                         data={"deadline": deadline.key, "due_at": deadline.due_at.isoformat()})
+            entries.append(audit.Entry(actor=None, action="deadline.breached", incident=incident,
+                                       object_type="deadline", object_id=deadline.id,
+                                       data={"deadline": deadline.key, "due_at": deadline.due_at.isoformat()}))
             subject, body = notifications.incident_message(
                 incident, f"Overdue: '{deadline.title}'", due=notifications.when(deadline.due_at))
-            for user in _recipients(session, incident):
-                notifications.queue(session, to=user, incident=incident, subject=subject, body=body,
-                                    dedupe_key=f"{overdue_key(deadline)}:user:{user.id}")
-            if deadline.status == "running":
-                _escalate(session, registry, deadline, now, report)
+            messages.extend(notifications.Message(user, incident, subject, body,
+                                                  f"{overdue_key(deadline)}:user:{user.id}")
+                            for user in recipients.for_incident(incident))
+        report.breaches += len(batch)
+        audit.record_many(session, entries)
+        for deadline in batch:
+            if deadline.status == "running" and deadline.on_breach:
+                _escalate(session, registry, deadline, report, recipients, messages)
+        notifications.queue_many(session, messages)
         session.flush()
 
 
@@ -189,8 +231,9 @@ def run_sweep(session: Session, registry: WorkflowRegistry, now: datetime | None
     report = SweepReport()
     horizon = max((reminder_horizon(parse_duration(r)) for wf in registry.current.values()
                    for d in wf.deadlines.values() for r in d.reminders), default=timedelta(days=1))
-    _handle_breaches(session, registry, now, report)
-    _queue_reminders(session, now, horizon, report)
+    recipients = Recipients(session)
+    _handle_breaches(session, registry, now, report, recipients)
+    _queue_reminders(session, now, horizon, report, recipients)
     _expire_warnings(session, now, report)
     session.flush()
     return report

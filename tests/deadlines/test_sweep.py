@@ -578,3 +578,27 @@ def test_sweep_command_runs_as_of_a_given_time_and_prints_a_summary(command):
     assert nonsense.returncode != 0
     assert "nonsense" in nonsense.stderr and "ISO 8601" in nonsense.stderr
     assert "Traceback" not in nonsense.stderr
+
+
+# --- many passed deadlines at once: the batched path -------------------------------------------------
+
+
+def test_many_passed_deadlines_are_each_recorded_and_told_once_across_batches(db, make, registry, monkeypatch):
+    from app.services import audit, sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "BATCH", 7)  # 20 deadlines: three batches, the last one partial
+    comms = make.user("comms", team="communications")
+    opened = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    incidents = [removal_requested(db, registry, comms, at=opened + timedelta(minutes=i), patient_info=False)
+                 for i in range(20)]
+    later = opened + timedelta(days=10)
+
+    first = sweep(db, registry, later)
+    again = sweep(db, registry, later + timedelta(hours=1))
+
+    assert first.breaches == 20 and again.breaches == 0
+    breached = audit_rows(db, action="deadline.breached")
+    assert sorted(row.incident_id for row in breached) == sorted(i.id for i in incidents)
+    assert len(overdue_notices(db, comms.email)) == 20
+    db.commit()  # verify_chain reads through its own connection
+    assert audit.verify_chain(db) is None

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app import ROOT, create_app
 from app.errors import StartupError
+from app.escalate.mail_cli import mail_in as mail_in_cli
 from app.extensions import db
 from app.roles import ROLE_NAMES
 from app.services import ServiceError
@@ -358,6 +359,7 @@ def demo(password: str | None) -> None:
 
 tokens_cli = AppGroup("tokens", help="Bearer tokens for the JSON API (/api/v1).")
 cli.add_command(tokens_cli)
+cli.add_command(mail_in_cli)  # breachdesk mail-in [--listen HOST:PORT] (app/escalate/mail_cli.py)
 
 
 @tokens_cli.command("create")

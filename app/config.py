@@ -90,6 +90,8 @@ class Settings:
     absolute_timeout_hours: int = 12
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # Mail-in: recipient local part (or subject tag) -> workflow, e.g. "press=press-referral,escalate=antagonistic-tag".
+    mail_in_routes: str = "press=press-referral,escalate=antagonistic-tag"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -114,6 +116,7 @@ class Settings:
             base_url=_env("BASE_URL", "http://127.0.0.1:5000") or "http://127.0.0.1:5000",
             idle_timeout_minutes=_env_int("IDLE_TIMEOUT_MINUTES", 30),
             absolute_timeout_hours=_env_int("ABSOLUTE_TIMEOUT_HOURS", 12),
+            mail_in_routes=_env("MAIL_IN_ROUTES", Settings.mail_in_routes) or Settings.mail_in_routes,
         )
 
     def to_flask(self) -> dict[str, Any]:

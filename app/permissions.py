@@ -132,3 +132,21 @@ def can_view_person(session, user: User, person) -> bool:  # type: ignore[no-unt
 
 def can_add_evidence(user: User, incident: Incident) -> bool:
     return can_view(user, incident) and user.role != Role.AUDITOR and incident.closed_at is None
+
+
+def can_escalate(user: User, definitions: list[WorkflowDef]) -> bool:
+    """The Escalate page: anyone who may open one of its workflows (antagonistic tag, press referral)."""
+    return any(can_open(user, d) for d in definitions)
+
+
+def can_see_referral_queue(user: User) -> bool:
+    """The Director of Communications' queue of tags and press referrals."""
+    return user.active and user.role in (Role.DIRECTOR_OF_COMMS, Role.COMMS, Role.ADMIN)
+
+
+def can_see_press_queue(user: User) -> bool:
+    return user.active and user.role in (Role.PRESS_OFFICE, Role.DIRECTOR_OF_COMMS, Role.COMMS, Role.ADMIN)
+
+
+def can_manage_rota(user: User) -> bool:
+    return user.active and user.role == Role.ADMIN

@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.escalate import bp as escalate_bp
     from app.incidents import bp as incidents_bp
     from app.people import bp as people_bp
     from app.workflows_web import bp as workflows_bp
@@ -74,6 +75,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(workflows_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(escalate_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never cookies

@@ -113,6 +113,8 @@ INCIDENT_ROUTES: dict[str, tuple[str, str, IncidentRule]] = {
 }
 
 OPENERS = {"admin", "comms", "officer", "rep", "regional_officer", "director_of_comms", "press_office"}
+# Roles that may open an antagonistic-tag or press-referral incident (the Escalate page).
+ESCALATORS = {"admin", "comms", "officer", "director_of_comms", "press_office"}
 OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "static": ("GET", "/static/css/app.css", lambda role: {200}),
     "auth.login": ("GET", "/login", lambda role: {302}),
@@ -128,6 +130,14 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "workflows.show": ("GET", "/workflows/problem-solving", lambda role: {200}),
     "workflows.diagram": ("GET", "/workflows/problem-solving.svg", lambda role: {200}),
     "admin.outbox": ("GET", "/admin/outbox", lambda role: {200} if role == "admin" else {404}),
+    "admin.rota": ("GET", "/admin/rota", lambda role: {200} if role == "admin" else {404}),
+    "admin.remove_shift": ("POST", "/admin/rota/remove", lambda role: {400}),  # no CSRF token: refused first
+    "escalate.escalate": ("GET", "/escalate", lambda role: {200} if role in ESCALATORS else {403}),
+    "escalate.sent": ("GET", "/escalate/sent", lambda role: {302} if role in ESCALATORS else {403}),
+    "escalate.referrals": ("GET", "/referrals",
+                           lambda role: {200} if role in ("director_of_comms", "comms", "admin") else {403}),
+    "escalate.press": ("GET", "/press", lambda role: {200} if role in (
+        "press_office", "director_of_comms", "comms", "admin") else {403}),
     "api.openapi": ("GET", "/api/v1/openapi.json", lambda role: {200}),  # public, like any API description
     "api.list_workflows": ("GET", "/api/v1/workflows", lambda role: {401}),
     "api.list_incidents": ("GET", "/api/v1/incidents", lambda role: {401}),

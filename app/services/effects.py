@@ -36,9 +36,12 @@ def _start_deadline(ctx: EffectContext) -> None:
     start_at = None
     if field := ctx.params.get("from_field"):
         raw = ctx.values.get(field)
-        if raw:
-            day = date.fromisoformat(str(raw)[:10])
-            start_at = datetime.combine(day, time(12, 0), LONDON)
+        if not raw:
+            return  # counted from a date nobody gave (an optional field left empty): nothing to start
+        if len(str(raw)) > 10:  # a datetime field: count from that exact moment
+            start_at = datetime.fromisoformat(str(raw))
+        else:
+            start_at = datetime.combine(date.fromisoformat(str(raw)), time(12, 0), LONDON)
     duration = None
     if (when := ctx.params.get("when_field")) and ctx.values.get(when) is True:
         duration = ctx.params.get("shorten_to")

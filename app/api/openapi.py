@@ -86,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
     "Suggestions": _obj({"clauses": _list(_ref("ClauseSuggestion")), "pii": _list(_ref("PiiHit"))},
                         description="Advisory: PII found in the post's text and clauses it may breach. "
                                     "Empty when there is no post text or the helpers are not installed."),
-    "Incident": _obj({
+    "Incident": _obj(INCIDENT := {
         "id": INTEGER,
         "reference": {"type": "string", "examples": ["BD-2026-00042"]},
         "workflow": STRING,
@@ -115,6 +115,15 @@ SCHEMAS: dict[str, Any] = {
         "suggestions": _ref("Suggestions"),
         "links": _list(_ref("Link")),
         "url": {"type": "string", "format": "uri", "description": "The incident's page in the web app."},
+    }),
+    "JoinedIncident": _obj({**INCIDENT, "joined": {
+        "type": "boolean", "const": True,
+        "description": "The post was already on file: this was added to its incident as a further report."}},
+        description="The incident that already holds the post, with joined: true."),
+    "ReportJoined": _obj({
+        "joined": {"type": "boolean", "const": True},
+        "message": {"type": "string", "description": "For a person: the report was added to a file you may not "
+                                                     "see, which its team is handling."},
     }),
     "IncidentList": _obj({
         "items": _list(_ref("Incident")),
@@ -220,12 +229,22 @@ def openapi_document(registry: WorkflowRegistry) -> dict[str, Any]:
                 },
                 "post": {
                     "operationId": "openIncident",
-                    "summary": "Open an incident at its workflow's first state",
+                    "summary": "Open an incident at its workflow's first state, or report a post already on "
+                               "file again",
+                    "description": "When the post (same address, however written, or the same platform post id) "
+                                   "is already on file, no second incident is opened: this is added to the "
+                                   "incident that holds it as a further report, and the answer is 200 with that "
+                                   "incident and `joined: true` if you may read it, or 202 if you may not.",
                     "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": json_body(create_incident_schema(registry)),
-                    "responses": _responses({"201": _ok("Opened", "Incident", headers={
-                        "Location": {"description": "The new incident's API URL.", "schema": STRING}})},
-                        400, 403, 413, 415, 422),
+                    "responses": _responses({
+                        "201": _ok("Opened", "Incident", headers={
+                            "Location": {"description": "The new incident's API URL.", "schema": STRING}}),
+                        "200": _ok("The post was already on file: reported again on its incident",
+                                   "JoinedIncident"),
+                        "202": _ok("The post was already on file in an incident you may not see: reported "
+                                   "again on it", "ReportJoined"),
+                    }, 400, 403, 413, 415, 422),
                 },
             },
             "/api/v1/incidents/{incident_id}": {"get": {

@@ -27,10 +27,9 @@ from app.api.schemas import (
 from app.api.serialize import audit_json, incident_json, links_by_incident, workflow_json
 from app.clock import utcnow
 from app.extensions import db
-from app.models import Deadline, Incident, IncidentClause, Person, SocialHandle, User
-from app.models.people import PersonRole, normalise_handle
-from app.permissions import can_open, can_transition, visible_incidents
-from app.services import NotFound, ServiceError
+from app.models import Deadline, Incident, IncidentClause, Person, User
+from app.permissions import can_open, can_transition, can_view, visible_incidents
+from app.services import InvalidInput, NotFound, ServiceError
 from app.services import access as access_service
 from app.services import audit as audit_service
 from app.services.incidents import (
@@ -40,8 +39,16 @@ from app.services.incidents import (
     PostInput,
     definition_for,
     get_visible,
-    open_incident,
     take_transition,
+)
+from app.services.intake import (
+    ReportInput,
+    SubjectInput,
+    check_post,
+    find_existing_post,
+    joined_message,
+    report_post,
+    resolve_subject,
 )
 from app.services.users import find_by_email
 from app.timing import LONDON, DurationError
@@ -168,52 +175,36 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 
 def _post(data: dict[str, Any] | None) -> PostInput | None:
+    """The post as sent, checked by the intake rules (address, future date, handle); 422 naming the field."""
     if not data:
         return None
-    return PostInput(platform=data["platform"], url=data["url"].strip(),
+    post = PostInput(platform=data["platform"], url=data["url"].strip(),
                      author_handle=(data.get("author_handle") or "").strip() or None,
                      posted_at=_when(data.get("posted_at"), "post.posted_at"), text=data.get("text") or None)
+    try:
+        return check_post(post)
+    except InvalidInput as error:
+        raise ApiError(422, str(error), code="validation_failed",
+                       fields={f"post.{name}": message for name, message in error.fields.items()}) from None
 
 
 def _subject(data: dict[str, Any] | None, user: User) -> Person | None:
-    """An existing person with one of the given handles, or a new person. Checks everything before adding."""
     if not data:
         return None
-    name = data["name"].strip()
-    if not name:
-        raise ApiError(400, "subject.name must not be blank.", code="validation_failed",
-                       fields={"subject.name": "must not be blank"})
-    handles: dict[tuple[str, str], str] = {}
-    for index, item in enumerate(data.get("handles") or []):
-        key = normalise_handle(item["handle"])
-        if not key:
-            raise ApiError(400, f"subject.handles.{index}.handle is blank.", code="validation_failed",
-                           fields={f"subject.handles.{index}.handle": "must not be blank"})
-        handles.setdefault((item["platform"], key), item["handle"].strip())
-    found: dict[int, Person] = {}
-    for platform, key in handles:
-        row = db.session.scalar(select(SocialHandle).options(joinedload(SocialHandle.person))
-                                .where(SocialHandle.platform == platform, SocialHandle.handle_key == key))
-        if row is not None:
-            found[row.person_id] = row.person
-    if len(found) > 1:
-        raise ApiError(422, "These handles belong to different people already on file; send the handles of one "
-                            "person.", fields={"subject.handles": "handles of more than one person"})
-    if found:
-        return next(iter(found.values()))
-    person = Person(name=name, role=data.get("role") or PersonRole.CONTRIBUTOR)
-    for (platform, _key), handle in handles.items():
-        person.handles.append(SocialHandle(platform=platform, handle=handle))
-    db.session.add(person)
-    db.session.flush()
-    audit_service.record(db.session, actor=user, action="person.created", object_type="person",
-                         object_id=person.id, data={"via": "api", "handles": len(handles)})
-    return person
+    subject = SubjectInput(name=data["name"], role=data.get("role"),
+                           handles=[(item["platform"], item["handle"]) for item in data.get("handles") or []])
+    try:
+        return resolve_subject(db.session, subject, actor=user, via="api")
+    except InvalidInput as error:
+        db.session.rollback()
+        raise ApiError(422, str(error), code="validation_failed", fields=error.fields) from None
 
 
 @bp.post("/incidents")
 @endpoint(body=lambda: create_incident_schema(workflows()), idempotent=True)
 def create_incident(user: User, body: dict[str, Any]) -> Reply:
+    """Open an incident (201) — or, when the post is already on file, add this as a further report of the
+    incident that holds it: 200 with that incident if the user may read it, else 202 without naming it."""
     registry = workflows()
     definition = registry.get(body["workflow"])
     if not can_open(user, definition):
@@ -227,24 +218,30 @@ def create_incident(user: User, body: dict[str, Any]) -> Reply:
                            fields={"assignee": "no active account has this e-mail address"})
     post = _post(body.get("post"))
     try:
-        subject = _subject(body.get("subject"), user)
-        incident = open_incident(
+        # A post already on file joins its incident; the subject sent is then not recorded (the incident has one).
+        already = post is not None and find_existing_post(db.session, post) is not None
+        subject = None if already else _subject(body.get("subject"), user)
+        result = report_post(
             db.session, registry,
             OpenRequest(workflow_key=definition.key, title=body["title"], summary=body.get("summary"),
                         subject=subject, assignee=assignee, clauses=list(dict.fromkeys(body.get("clauses") or [])),
                         post=post, calendar=body.get("calendar") or current_app.config["BREACHDESK"].default_calendar),
+            ReportInput(channel="api", reporter=body.get("reporter")),
             actor=user,
         )
     except ServiceError as error:
         db.session.rollback()
-        raise ApiError(422, str(error)) from None
-    except ApiError:
-        db.session.rollback()
-        raise
-    incident = db.session.scalar(select(Incident).where(Incident.id == incident.id).options(*_incident_options())
+        raise ApiError(422, str(error), fields=getattr(error, "fields", None)) from None
+    incident_id = result.incident.id
+    if result.joined and not can_view(user, result.incident):
+        return Reply({"joined": True, "message": joined_message(result, user)}, 202)
+    incident = db.session.scalar(select(Incident).where(Incident.id == incident_id).options(*_incident_options())
                                  .execution_options(populate_existing=True))
-    return Reply(incident_json(db.session, registry, incident, user), 201,
-                 location=url_for("api.get_incident", incident_id=incident.id))
+    payload = incident_json(db.session, registry, incident, user)
+    if result.joined:
+        access_service.record_restricted_view(db.session, incident, actor=user)
+        return Reply({**payload, "joined": True}, 200)
+    return Reply(payload, 201, location=url_for("api.get_incident", incident_id=incident_id))
 
 
 @bp.get(f"/incidents/{INCIDENT_ID}")

@@ -82,6 +82,9 @@ def create_incident_schema(registry: WorkflowRegistry) -> dict[str, Any]:
                          "description": "Bank-holiday calendar for time limits (default: BREACHDESK_CALENDAR)."},
             "assignee": {"type": ["string", "null"], "maxLength": 254,
                          "description": "E-mail address of an active user; default: the token's own user."},
+            "reporter": {"type": ["string", "null"], "maxLength": 200,
+                         "description": "Who raised it, as your system knows them (a member's name, a monitoring "
+                                        "rule); recorded with the report."},
         },
     }
 

@@ -64,3 +64,13 @@ def test_responses_match_the_document(api_as, open_case, client):
     check(api.get("/api/v1/workflows").get_json(), "WorkflowList")
     check(api.get(f"/api/v1/incidents/{created.get_json()['id']}/audit").get_json(), "AuditList")
     check(api.get("/api/v1/incidents/999").get_json(), "Error")
+    # The same post again: 200 with the incident and joined (readable), 202 without it (not readable).
+    again = api.post("/api/v1/incidents", json={"workflow": "problem-solving", "title": "again",
+                                                "post": {"platform": "x", "url": "https://A.example/1/"}})
+    assert again.status_code == 200
+    check(again.get_json(), "JoinedIncident")
+    stranger = api_as("comms", team="press-office")
+    hidden = stranger.post("/api/v1/incidents", json={"workflow": "problem-solving", "title": "again",
+                                                      "post": {"platform": "x", "url": "https://a.example/1"}})
+    assert hidden.status_code == 202
+    check(hidden.get_json(), "ReportJoined")

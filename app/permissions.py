@@ -115,6 +115,29 @@ def can_manage_deadlines(user: User, incident: Incident) -> bool:
     return can_view(user, incident) and user.role not in (Role.AUDITOR, Role.OFFICER) and incident.closed_at is None
 
 
+# Roles that work cases, so may hold them; and the roles that hand cases out (the queue's bulk assign).
+ASSIGNABLE_ROLES = (Role.COMMS, Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE, Role.REP, Role.REGIONAL_OFFICER)
+ASSIGNING_ROLES = (Role.ADMIN, Role.COMMS, Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE, Role.REGIONAL_OFFICER)
+
+
+def can_assign(user: User, incident: Incident) -> bool:
+    """Give an open incident to someone (or take it off them): those who can read it and hand out work."""
+    return can_view(user, incident) and user.role in ASSIGNING_ROLES and incident.closed_at is None
+
+
+def can_be_assigned(user: User, incident: Incident) -> bool:
+    """May ``user`` hold this incident? College-side cases go to comms (their team), the Director or the press
+    office; members' cases to the reps and regional officers of the owning team."""
+    if not user.active or user.role not in ASSIGNABLE_ROLES:
+        return False
+    if incident.side == "college":
+        if user.role == Role.COMMS:
+            return user.team_id is not None and user.team_id == incident.team_id
+        return user.role in COLLEGE_WIDE_ROLES
+    return user.role in (Role.REP, Role.REGIONAL_OFFICER) and user.team_id is not None \
+        and user.team_id == incident.team_id
+
+
 def can_see_outbox(user: User) -> bool:
     return user.active and user.role == Role.ADMIN
 
@@ -128,6 +151,22 @@ def can_view_person(session, user: User, person) -> bool:  # type: ignore[no-unt
     return session.scalar(
         select(Incident.id).where(Incident.subject_id == person.id, visible_incidents(user)).limit(1)
     ) is not None
+
+
+def visible_people(user: User) -> ColumnElement[bool]:
+    """The SQL form of ``can_view_person`` (e.g. the people offered as a post's author)."""
+    from app.models import Person
+
+    if not user.active:
+        return false()
+    if user.role == Role.ADMIN:
+        return true()
+    return exists().where(Incident.subject_id == Person.id, visible_incidents(user))
+
+
+def can_decide_suggestions(user: User, incident: Incident) -> bool:
+    """Accept or reject the clauses and severity suggested from a post: the people who triage it."""
+    return can_view(user, incident) and user.role not in (Role.AUDITOR, Role.OFFICER) and incident.closed_at is None
 
 
 def can_add_evidence(user: User, incident: Incident) -> bool:

@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.capture import bp as capture_bp
     from app.escalate import bp as escalate_bp
     from app.incidents import bp as incidents_bp
     from app.people import bp as people_bp
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
+    app.register_blueprint(capture_bp)
     app.register_blueprint(workflows_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(escalate_bp)

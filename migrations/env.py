@@ -10,6 +10,7 @@ from alembic import context
 from app.config import Settings
 from app.extensions import make_engine
 from app.models import Base
+from app.services.search import include_object
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -36,7 +37,7 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
 
 def run_migrations_offline() -> None:
     context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True, render_item=render_item)
+                      render_as_batch=True, render_item=render_item, include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -55,7 +56,7 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite", render_item=render_item,
-                      compare_type=True)
+                      compare_type=True, include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -105,6 +105,9 @@ INCIDENT_ROUTES: dict[str, tuple[str, str, IncidentRule]] = {
     "incidents.break_glass": ("POST", "/incidents/{id}/break-glass", _break_glass),
     "incidents.add_evidence": ("POST", "/incidents/{id}/evidence", _incident_write),
     "incidents.download_evidence": ("GET", "/incidents/{id}/evidence/{evidence}", _incident_read),
+    "incidents.export_json": ("GET", "/incidents/{id}/export.json", _incident_read),
+    "capture.accept_suggestion": ("POST", "/incidents/{id}/suggestions/accept", _incident_write),
+    "capture.reject_suggestion": ("POST", "/incidents/{id}/suggestions/reject", _incident_write),
     # The JSON API takes bearer tokens only: a signed-in browser's cookie alone gets 401 (tests/api has the
     # token-by-role matrix).
     "api.get_incident": ("GET", "/api/v1/incidents/{id}", lambda role, view, know: {401}),
@@ -125,7 +128,12 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "incidents.home": ("GET", "/", lambda role: {302}),
     "incidents.index": ("GET", "/incidents?status=all", lambda role: {200}),
     "incidents.export_csv": ("GET", "/incidents/export.csv?status=all", lambda role: {200}),
+    "incidents.export_xlsx": ("GET", "/incidents/export.xlsx?status=all", lambda role: {200}),
+    # Sent without a CSRF token here: refused (tests/test_queue.py checks who may assign what).
+    "incidents.bulk_assign": ("POST", "/incidents/bulk-assign", lambda role: {400}),
     "incidents.new": ("GET", "/incidents/new", lambda role: {200} if role in OPENERS else {403}),
+    "capture.new_post": ("GET", "/posts/new",
+                         lambda role: {200} if role in ("comms", "director_of_comms", "admin") else {403}),
     "workflows.index": ("GET", "/workflows", lambda role: {200}),
     "workflows.show": ("GET", "/workflows/problem-solving", lambda role: {200}),
     "workflows.diagram": ("GET", "/workflows/problem-solving.svg", lambda role: {200}),

@@ -5,12 +5,14 @@ from alembic.migration import MigrationContext
 
 from app.extensions import db as database
 from app.models import Base
+from app.services.search import include_object
 
 
 def test_models_and_migrations_agree(app):
     # The session-scoped database was built by running every migration (see conftest._migrate).
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                                   "include_object": include_object})
         differences = compare_metadata(context, Base.metadata)
     assert differences == [], f"autogenerate would change: {differences}"
 

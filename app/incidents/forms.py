@@ -125,3 +125,10 @@ class EvidenceForm(FlaskForm):
                      description="PNG, JPEG, GIF, WebP, PDF or plain text, up to 20 MB. It is stored with its "
                                  "SHA-256 and served back only as a download.")
     description = StringField("What it shows", validators=[Optional(), Length(max=500)])
+
+
+class BulkAssignForm(FlaskForm):
+    """The queue's bulk assign: the ticked incidents (checkboxes named "incident") go to one person.
+    The select's options are built by the page from the people who can hold cases."""
+
+    assignee = StringField("Assign the ticked incidents to", validators=[DataRequired("Choose who."), Length(max=12)])

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Response as FlaskResponse
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from app.capture.panels import triage_panels
 from app.extensions import db
 from app.incidents import bp
 from app.incidents.forms import (
     BreakGlassForm,
+    BulkAssignForm,
     EvidenceForm,
     ExtensionForm,
     OpenIncidentForm,
@@ -23,17 +23,17 @@ from app.incidents.forms import (
     submitted_values,
     transition_form,
 )
-from app.models import Deadline, EvidenceFile, Incident, IncidentLink
+from app.models import Deadline, EvidenceFile, Incident, IncidentLink, User
+from app.models.incidents import SEVERITIES
+from app.models.people import PLATFORMS
 from app.permissions import (
     can_add_evidence,
+    can_assign,
     can_know,
     can_manage_deadlines,
     can_open,
     can_share,
     can_transition,
-    can_view,
-    knowable_incidents,
-    visible_incidents,
 )
 from app.services import NotFound, ServiceError
 from app.services import access as access_service
@@ -41,6 +41,7 @@ from app.services import audit as audit_service
 from app.services import deadlines as deadline_service
 from app.services import evidence as evidence_service
 from app.services import exports as export_service
+from app.services import queue as queue_service
 from app.services import suggestions as suggestion_service
 from app.services.incidents import (
     BreakGlassRequired,
@@ -51,6 +52,7 @@ from app.services.incidents import (
     open_incident,
     take_transition,
 )
+from app.services.queue import QueueFilters
 from app.web import workflows
 from app.workflow import TransitionNotAllowed, available
 
@@ -63,87 +65,92 @@ def home() -> Response:
     return redirect(url_for("incidents.index"))
 
 
-@dataclass(frozen=True)
-class ListFilters:
-    """The list's filters, read from the URL so a view can be bookmarked and shared."""
-
-    workflow: str = ""
-    state: str = ""
-    q: str = ""
-    status: str = "open"
-
-    @classmethod
-    def from_args(cls, args, registry) -> ListFilters:  # type: ignore[no-untyped-def]
-        status = args.get("status", "open")
-        def clean(name: str, limit: int) -> str:  # NUL cannot be stored or searched in PostgreSQL text
-            return args.get(name, "").replace("\x00", "").strip()[:limit]
-
-        return cls(workflow=args.get("workflow", "") if args.get("workflow", "") in registry else "",
-                   state=clean("state", 64), q=clean("q", 200),
-                   status=status if status in ("open", "closed", "all") else "open")
-
-    def apply(self, query):  # type: ignore[no-untyped-def]
-        if self.workflow:
-            query = query.where(Incident.workflow_key == self.workflow)
-        if self.state:
-            query = query.where(Incident.state == self.state)
-        if self.status == "open":
-            query = query.where(Incident.closed_at.is_(None))
-        elif self.status == "closed":
-            query = query.where(Incident.closed_at.is_not(None))
-        if self.q:
-            pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            # Titles are searched only where the user may read them: a match must not reveal a restricted title.
-            query = query.where(or_(Incident.reference.ilike(pattern, escape="\\"),
-                                    and_(Incident.title.ilike(pattern, escape="\\"),
-                                         visible_incidents(current_user))))
-        return query
-
-    def as_args(self) -> dict[str, str]:
-        return {k: v for k, v in (("workflow", self.workflow), ("state", self.state), ("q", self.q),
-                                  ("status", self.status)) if v}
+def _queue_filters() -> QueueFilters:
+    return QueueFilters.from_args(request.args, list(workflows().current))
 
 
 @bp.get("/incidents")
 @login_required
-def index() -> str:
+def index() -> tuple[str, int]:
+    """The triage queue: every filter in the URL, newest first or by next due date, keyset pages."""
     registry = workflows()
-    filters = ListFilters.from_args(request.args, registry)
-    before = request.args.get("before", type=int)
-    query = filters.apply(select(Incident).where(knowable_incidents(current_user)))
-    if before:
-        query = query.where(Incident.id < before)
-    rows = db.session.scalars(
-        query.options(joinedload(Incident.assignee), joinedload(Incident.subject))
-        .order_by(Incident.id.desc()).limit(PAGE_SIZE + 1)
-    ).all()
-    incidents, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-    next_before = incidents[-1].id if more and incidents else None
-    openable = [d for d in registry if can_open(current_user, d)]
-    readable = {i.id for i in incidents if not i.restricted or can_view(current_user, i)}
+    filters = _queue_filters()
+    actor = current_user._get_current_object()
+    cursor = request.args.get("after" if filters.sort == "due" else "before", "")[:80] or None
+    result = queue_service.page(db.session, filters, actor, cursor=cursor)
+    definition = registry.current.get(filters.workflow)
+    counts = queue_service.state_counts(db.session, filters, actor, list(definition.states) if definition else [])
+    assignable = [r.incident.id for r in result.rows if r.readable and can_assign(actor, r.incident)]
     return render_template(
-        "incidents/index.html", incidents=incidents, readable=readable, registry=registry, filters=filters,
-        workflow_key=filters.workflow, state=filters.state, q=filters.q, status=filters.status,
-        next_before=next_before, openable=openable, paged=before is not None,
-    )
+        "incidents/index.html", rows=result.rows, page=result, registry=registry, filters=filters,
+        definition=definition, counts=counts, assignable=assignable, paged=cursor is not None,
+        people=queue_service.assignee_choices(db.session), subject_name=queue_service.subject_name(
+            db.session, filters, actor), clauses=registry.catalogues.all_current(), platforms=PLATFORMS,
+        severities=SEVERITIES, sorts=queue_service.SORTS, statuses=queue_service.STATUSES,
+        openable=[d for d in registry if can_open(actor, d)], bulk_form=BulkAssignForm(),
+    ), 400 if filters.errors else 200
+
+
+@bp.post("/incidents/bulk-assign")
+@login_required
+def bulk_assign() -> Response:
+    """Assign the ticked incidents to one person: all of them or, if any is refused, none."""
+    form = BulkAssignForm()
+    back = url_for("incidents.index", **_queue_filters().as_args())
+    if not form.validate_on_submit():
+        flash("Not assigned: choose who should hold the ticked incidents.", "error")
+        return redirect(back)
+    actor = current_user._get_current_object()
+    choice = (form.assignee.data or "").strip()
+    assignee = db.session.get(User, int(choice)) if choice.isdigit() else None
+    if choice != "none" and assignee is None:
+        flash("Not assigned: choose who should hold them (or 'Nobody').", "error")
+        return redirect(back)
+    try:
+        changed = queue_service.bulk_assign(db.session, queue_service.parse_selection(request.form.getlist("incident")),
+                                            assignee, actor=actor)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(f"Nothing was assigned: {error}", "error")
+        return redirect(back)
+    db.session.commit()
+    who = assignee.name if assignee else "nobody"
+    flash(f"{changed} incident{'s' if changed != 1 else ''} assigned to {who}.", "success")
+    return redirect(back)
+
+
+def _export(kind: str) -> tuple[list[Incident], QueueFilters]:
+    filters = _queue_filters()
+    actor = current_user._get_current_object()
+    incidents = queue_service.export_rows(db.session, filters, actor, EXPORT_LIMIT)
+    export_service.record_export(db.session, actor=actor, what=f"incident list ({kind})",
+                                 filters=filters.as_args(), rows=len(incidents))
+    db.session.commit()
+    return incidents, filters
 
 
 @bp.get("/incidents/export.csv")
 @login_required
 def export_csv() -> Response:
-    """The list's current filter as CSV: only incidents the user may read, formula-safe, audited."""
-    registry = workflows()
-    filters = ListFilters.from_args(request.args, registry)
-    query = filters.apply(select(Incident).where(visible_incidents(current_user)))
-    incidents = db.session.scalars(
-        query.options(joinedload(Incident.assignee)).order_by(Incident.id.desc()).limit(EXPORT_LIMIT)
-    ).all()
-    export_service.record_export(db.session, actor=current_user._get_current_object(), what="incident list",
-                                 filters=filters.as_args(), rows=len(incidents))
-    db.session.commit()
-    body = export_service.incident_list_csv(incidents, registry)
+    """The queue's current filter as CSV: only incidents the user may read, formula-safe, audited."""
+    incidents, _filters = _export("csv")
+    body = export_service.incident_list_csv(incidents, workflows())
     response = FlaskResponse(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=breachdesk-incidents.csv"
+    return response
+
+
+@bp.get("/incidents/export.xlsx")
+@login_required
+def export_xlsx() -> Response:
+    """The same rows as the CSV, as a workbook whose every cell is text (no formula can run)."""
+    incidents, _filters = _export("xlsx")
+    body = export_service.incident_list_xlsx(incidents, workflows())
+    response = FlaskResponse(body, mimetype=export_service.XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = "attachment; filename=breachdesk-incidents.xlsx"
     return response
 
 
@@ -205,7 +212,9 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
     forms = forms or {}
     for t in choices:
         if t.key not in forms:
-            forms[t.key] = transition_form(t, registry.catalogues, formdata=None, data={"version": incident.version})
+            prefilled = suggestion_service.prefill(incident, t)  # e.g. the 4-hour removal path once PII is confirmed
+            forms[t.key] = transition_form(t, registry.catalogues, formdata=None,
+                                           data={"version": incident.version, **prefilled})
     links = db.session.scalars(
         select(IncidentLink).where(or_(IncidentLink.from_id == incident.id, IncidentLink.to_id == incident.id))
         .options(joinedload(IncidentLink.source), joinedload(IncidentLink.target))
@@ -217,11 +226,14 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
                 extension_forms[deadline.id] = (forms.get(f"extend-{deadline.id}")
                                                 or ExtensionForm(prefix=f"extend-{deadline.id}", formdata=None,
                                                                  data={"version": incident.version}))
+    suggestions = suggestion_service.for_incident(incident, registry.catalogues)
     return render_template(
         "incidents/show.html", incident=incident, definition=definition, transitions=choices, forms=forms,
         history=audit_service.history(db.session, incident), links=links, catalogues=registry.catalogues,
         extension_forms=extension_forms, share_form=ShareForm() if can_share(current_user, incident) else None,
-        suggestions=suggestion_service.for_incident(incident, registry.catalogues),
+        suggestions=suggestions,
+        triage=triage_panels(db.session, registry, incident, definition, current_user._get_current_object(),
+                             choices, suggestions),
         evidence_form=(forms.get("evidence") or EvidenceForm()) if can_add_evidence(current_user, incident) else None,
     ), status
 
@@ -419,4 +431,30 @@ def download_evidence(incident_id: int, evidence_id: int) -> Response:
     response = send_file(path, mimetype=evidence.content_type, as_attachment=True,
                          download_name=evidence.original_name, max_age=0)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/incidents/<int:incident_id>/export.json")
+@login_required
+def export_json(incident_id: int) -> Response:
+    """The incident as the API shows it, with its reports and audit history, as a download; audited as an export."""
+    import json
+
+    from app.api.serialize import audit_json, incident_json, when
+    from app.models.evidence import REPORT_CHANNELS
+
+    incident = _load(incident_id)
+    actor = current_user._get_current_object()
+    registry = workflows()
+    payload = incident_json(db.session, registry, incident, actor)
+    payload["reports"] = [{"channel": r.channel, "channel_title": REPORT_CHANNELS.get(r.channel, r.channel),
+                           "reporter": r.reporter, "note": r.note, "reported_at": when(r.reported_at),
+                           "logged_by": r.logged_by.email if r.logged_by else None} for r in incident.reports]
+    payload["audit"] = [audit_json(event) for event in audit_service.history(db.session, incident)]
+    access_service.record_restricted_view(db.session, incident, actor=actor)
+    export_service.record_export(db.session, actor=actor, what="incident", filters={"reference": incident.reference},
+                                 rows=1)
+    db.session.commit()
+    response = FlaskResponse(json.dumps(payload, ensure_ascii=True, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f"attachment; filename={incident.reference}.json"
     return response

@@ -82,17 +82,18 @@ def display_name(filename: str) -> str:
     return name or "evidence"
 
 
-def capture_file(
-    session: Session,
-    incident: Incident,
-    *,
-    actor: User,
-    filename: str,
-    stream: BinaryIO,
-    folder: Path,
-    description: str | None = None,
-) -> EvidenceFile:
-    """Store an uploaded file as evidence, or refuse it with a message saying what to fix."""
+@dataclass(frozen=True)
+class CheckedFile:
+    """An upload that passed every check and is ready to store (nothing written yet)."""
+
+    name: str
+    data: bytes
+    content_type: str
+    sha256: str
+
+
+def check_file(filename: str, stream: BinaryIO) -> CheckedFile:
+    """Read and check an upload without storing anything, or refuse it with a message saying what to fix."""
     name = display_name(filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in ALLOWED_EXTENSIONS:
@@ -109,20 +110,43 @@ def capture_file(
         raise ServiceError(f"'{name}' {seen}, which does not match its .{extension} extension.")
     if ACTIVE_CONTENT.search(data[:65536]):
         raise ServiceError(f"'{name}' contains web page or SVG markup, which is not accepted as evidence.")
-    digest = hashlib.sha256(data).hexdigest()
+    return CheckedFile(name=name, data=data, content_type=KINDS[kind].content_type,
+                       sha256=hashlib.sha256(data).hexdigest())
+
+
+def capture_file(
+    session: Session,
+    incident: Incident,
+    *,
+    actor: User,
+    filename: str,
+    stream: BinaryIO,
+    folder: Path,
+    description: str | None = None,
+) -> EvidenceFile:
+    """Store an uploaded file as evidence, or refuse it with a message saying what to fix."""
+    return store_file(session, incident, check_file(filename, stream), actor=actor, folder=folder,
+                      description=description)
+
+
+def store_file(session: Session, incident: Incident, checked: CheckedFile, *, actor: User, folder: Path,
+               description: str | None = None) -> EvidenceFile:
+    """Write a checked upload under a generated name and record it as the incident's evidence."""
     stored_name = uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / stored_name
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    evidence = EvidenceFile(original_name=name, stored_name=stored_name, content_type=KINDS[kind].content_type,
-                            size_bytes=len(data), sha256=digest, description=(description or "").strip() or None,
-                            captured_by_id=actor.id, captured_at=utcnow())
+        handle.write(checked.data)
+    evidence = EvidenceFile(original_name=checked.name, stored_name=stored_name, content_type=checked.content_type,
+                            size_bytes=len(checked.data), sha256=checked.sha256,
+                            description=(description or "").strip() or None, captured_by_id=actor.id,
+                            captured_at=utcnow())
     incident.evidence_files.append(evidence)
     session.flush()
     audit.record(session, actor=actor, action="evidence.added", incident=incident, object_type="evidence",
-                 object_id=evidence.id, data={"name": name, "sha256": digest, "bytes": len(data)})
+                 object_id=evidence.id, data={"name": checked.name, "sha256": checked.sha256,
+                                              "bytes": len(checked.data)})
     return evidence
 
 

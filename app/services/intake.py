@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -18,10 +20,12 @@ from sqlalchemy.orm import Session, joinedload
 from app.clock import utcnow
 from app.models import Incident, Person, PersonFlag, Post, Report, SocialHandle, User
 from app.models.evidence import REPORT_CHANNELS
+from app.models.incidents import SEVERITIES
 from app.models.people import PLATFORMS, PersonRole, normalise_handle
-from app.permissions import can_view
+from app.permissions import can_open, can_view
 from app.posts import BadUrl, check_url, post_id_from_url, url_key
-from app.services import InvalidInput, audit
+from app.services import InvalidInput, ServiceError, audit
+from app.services import evidence as evidence_service
 from app.services.incidents import OpenRequest, PostInput, open_incident
 from app.workflow import WorkflowRegistry
 
@@ -88,13 +92,13 @@ def check_post(post: PostInput, *, now: datetime | None = None) -> PostInput:
             fields["url"] = str(error)
     moment = now or utcnow()
     if post.posted_at is not None and post.posted_at > moment:
-        fields["posted_at"] = "is in the future; give the time the post went up"
+        fields["posted_at"] = "That time is in the future; give the time the post went up (UK time)."
     handle = post.author_handle
     if handle:
         try:
-            handle = check_handle(handle, "author_handle")
+            handle = check_handle(handle, "author's handle")
         except InvalidInput as error:
-            fields.update(error.fields)
+            fields["author_handle"] = str(error)
     if fields:
         raise InvalidInput("Check the post's details: " + "; ".join(f"{k}: {v}" for k, v in fields.items()) + ".",
                            fields)
@@ -248,3 +252,79 @@ def earlier_breaches(session: Session, incident: Incident, actor: User) -> list[
                Incident.id != incident.id)
         .order_by(Incident.created_at.desc()).limit(50)
     ).unique() if can_view(actor, i))
+
+
+@dataclass
+class UploadInput:
+    filename: str
+    stream: BinaryIO
+    description: str | None = None
+
+
+@dataclass
+class CaptureRequest:
+    """Everything the "Log a reported post" form collects."""
+
+    workflow_key: str
+    post: PostInput
+    report: ReportInput
+    subject: SubjectInput | None = None  # None: the author is not known yet
+    title: str | None = None
+    severity: str | None = None
+    clauses: list[str] = field(default_factory=list)
+    files: list[UploadInput] = field(default_factory=list)
+
+
+def capture_post(
+    session: Session,
+    registry: WorkflowRegistry,
+    request: CaptureRequest,
+    *,
+    actor: User,
+    evidence_folder: Path,
+    now: datetime | None = None,
+) -> IntakeResult:
+    """Log a reported post with its author, first clauses and files: one incident (or a further report on
+    the incident already holding the same post). Every input, files included, is checked before anything
+    is written, so a refusal leaves nothing behind; files go to disk only after the rows are flushed."""
+    post = check_post(request.post, now=now)
+    checked: list[tuple[evidence_service.CheckedFile, str | None]] = []
+    for upload in request.files:
+        try:
+            checked.append((evidence_service.check_file(upload.filename, upload.stream), upload.description))
+        except ServiceError as error:
+            raise InvalidInput(str(error), {"files": str(error)}) from None
+    if request.workflow_key not in registry:
+        raise InvalidInput(f"Unknown workflow {request.workflow_key!r}.", {"workflow": "unknown workflow"})
+    definition = registry.get(request.workflow_key)
+    if not can_open(actor, definition):
+        raise ServiceError(f"Your role may not open {definition.title} incidents.")
+    unknown = [key for key in request.clauses if not registry.catalogues.known(key)]
+    if unknown:
+        raise InvalidInput(f"Unknown clause {unknown[0]!r}; pick the clauses from the list.", {"clauses": "unknown"})
+    if request.severity is not None and request.severity not in SEVERITIES:
+        raise InvalidInput(f"Severity must be one of {', '.join(SEVERITIES)}.", {"severity": "unknown severity"})
+    subject = None
+    if request.subject is not None and find_existing_post(session, post) is None:
+        wanted = request.subject
+        if wanted.person_id is None and post.author_handle and post.platform in PLATFORMS:
+            # The handle the post was made from is one of the author's handles: record it for repeat detection.
+            wanted = SubjectInput(name=wanted.name, role=wanted.role, person_id=None,
+                                  handles=[*wanted.handles, (post.platform, post.author_handle)])
+        subject = resolve_subject(session, wanted, actor=actor, via="capture")
+    title = " ".join((request.title or "").split()) or _default_title(post, subject)
+    result = report_post(
+        session, registry,
+        OpenRequest(workflow_key=definition.key, title=title, subject=subject, severity=request.severity,
+                    clauses=list(dict.fromkeys(request.clauses)), post=post),
+        request.report, actor=actor,
+    )
+    for file, description in checked:
+        evidence_service.store_file(session, result.incident, file, actor=actor, folder=evidence_folder,
+                                    description=description)
+    return result
+
+
+def _default_title(post: PostInput, subject: Person | None) -> str:
+    who = subject.name if subject is not None else (post.author_handle or "an unknown author")
+    return f"{PLATFORMS.get(post.platform, post.platform)} post by {who}"[:200]

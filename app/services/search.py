@@ -1,0 +1,159 @@
+"""Full-text search over incident titles and summaries, post text and transition comments.
+
+SQLite: the FTS5 tables of migration 0008 (``incidents_fts``, ``posts_fts``, ``notes_fts``), kept in step
+by triggers. PostgreSQL: expression GIN indexes over ``to_tsvector('simple', …)`` in the same migration;
+the expressions here must stay identical to the migration's so the planner uses those indexes.
+
+What a user types never reaches the search engine as syntax: it is split into words (letters and digits
+only) and each word becomes one quoted term (FTS5) or a plain-text query (PostgreSQL), all of which must
+match. A query with no letters or digits yields no terms and the caller says so.
+
+Visibility is the caller's job: these functions only give incident ids, which the queue joins to
+``visible_incidents`` before anything is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
+from sqlalchemy import Float, Integer, Select, TextClause, column, func, select, text
+
+# The FTS5 tables and their shadow tables: Alembic's autogenerate must not see them (no model declares them).
+FTS_TABLES = ("incidents_fts", "posts_fts", "notes_fts")
+FTS_SHADOW_SUFFIXES = ("", "_data", "_idx", "_content", "_docsize", "_config")
+# The PostgreSQL expression indexes of migration 0008.
+SEARCH_INDEXES = ("ix_incidents_search", "ix_posts_search", "ix_audit_events_search")
+
+MAX_TERMS = 8
+MAX_TERM_LENGTH = 64
+# Relevance ranking looks at this many of the newest matches from each source (titles, posts, notes), so a
+# word found in half the incidents costs the same as a rare one; sorting by newest or due date sees all.
+CANDIDATES = 1000
+
+WORD = re.compile(r"[^\W_]+")
+
+# Exactly the expressions of migration 0008's indexes (punctuation to spaces, so "<script>" or an e-mail
+# address splits into words as in SQLite's unicode61 tokenizer).
+PG_INCIDENT_TEXT = ("to_tsvector('simple', regexp_replace(coalesce(incidents.title, '') || ' ' || "
+                    "coalesce(incidents.summary, ''), '[[:punct:]]', ' ', 'g'))")
+PG_POST_TEXT = "to_tsvector('simple', regexp_replace(coalesce(posts.text, ''), '[[:punct:]]', ' ', 'g'))"
+PG_NOTE_TEXT = "to_tsvector('simple', regexp_replace(coalesce(audit_events.comment, ''), '[[:punct:]]', ' ', 'g'))"
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic ``include_object``: leave the search tables and indexes out of autogenerate's comparison."""
+    if type_ == "table" and name and any(name == f"{t}{s}" for t in FTS_TABLES for s in FTS_SHADOW_SUFFIXES):
+        return False
+    return not (type_ == "index" and name in SEARCH_INDEXES)
+
+
+def terms_of(query: str) -> tuple[str, ...]:
+    """The words of ``query``, lower-cased, de-duplicated, in order; punctuation and syntax dropped."""
+    seen: dict[str, None] = {}
+    for match in WORD.finditer(query.casefold()):
+        seen.setdefault(match.group()[:MAX_TERM_LENGTH], None)
+        if len(seen) == MAX_TERMS:
+            break
+    return tuple(seen)
+
+
+def fts5_query(terms: Iterable[str]) -> str:
+    """An FTS5 MATCH string: every term quoted (so ``OR``, ``NEAR``, ``*``, ``:`` are plain words), all required."""
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+# The SQL below is assembled from constants only; user text is always the bound parameter :q.
+def _sqlite_sources(limit: int | None) -> str:
+    bound = " ORDER BY rowid DESC LIMIT :limit" if limit else ""
+    return (
+        "SELECT f.id AS incident_id, f.score FROM"  # noqa: S608 - constants only
+        f" (SELECT rowid AS id, rank AS score FROM incidents_fts WHERE incidents_fts MATCH :q{bound}) AS f"
+        " UNION ALL SELECT posts.incident_id, f.score FROM"
+        f" (SELECT rowid AS id, rank AS score FROM posts_fts WHERE posts_fts MATCH :q{bound}) AS f"
+        " JOIN posts ON posts.id = f.id"
+        " UNION ALL SELECT audit_events.incident_id, f.score FROM"
+        f" (SELECT rowid AS id, rank AS score FROM notes_fts WHERE notes_fts MATCH :q{bound}) AS f"
+        " JOIN audit_events ON audit_events.id = f.id"
+    )
+
+
+def _postgresql_sources(limit: int | None) -> str:
+    bound = " ORDER BY {id} DESC LIMIT :limit" if limit else ""
+    query = "plainto_tsquery('simple', :q)"
+    return (
+        f"(SELECT incidents.id AS incident_id, -ts_rank({PG_INCIDENT_TEXT}, {query}) AS score"  # noqa: S608
+        " FROM incidents"
+        f" WHERE {PG_INCIDENT_TEXT} @@ {query}{bound.format(id='incidents.id')})"
+        f" UNION ALL (SELECT posts.incident_id, -ts_rank({PG_POST_TEXT}, {query}) FROM posts"
+        f" WHERE {PG_POST_TEXT} @@ {query}{bound.format(id='posts.id')})"
+        f" UNION ALL (SELECT audit_events.incident_id, -ts_rank({PG_NOTE_TEXT}, {query}) FROM audit_events"
+        f" WHERE audit_events.comment IS NOT NULL AND audit_events.incident_id IS NOT NULL"
+        f" AND {PG_NOTE_TEXT} @@ {query}{bound.format(id='audit_events.id')})"
+    )
+
+
+def _sources(dialect: str, terms: tuple[str, ...], limit: int | None) -> TextClause:
+    if dialect == "postgresql":
+        statement = text(_postgresql_sources(limit)).bindparams(q=" ".join(terms))
+    else:
+        statement = text(_sqlite_sources(limit)).bindparams(q=fts5_query(terms))
+    return statement.bindparams(limit=limit) if limit else statement
+
+
+def matching_ids(dialect: str, terms: tuple[str, ...]) -> Select:
+    """Every incident whose title, summary, a post or a note has all the terms (for ``id IN (…)``)."""
+    hits = _sources(dialect, terms, None).columns(column("incident_id", Integer), column("score", Float))
+    return select(hits.subquery("search_hits").c.incident_id)
+
+
+def ranked_candidates(dialect: str, terms: tuple[str, ...], limit: int = CANDIDATES) -> Select:
+    """(incident_id, score) for the newest ``limit`` matches of each source, best score (lowest) per
+    incident; the caller joins it to the incidents a user may see and orders by score."""
+    hits = _sources(dialect, terms, limit).columns(column("incident_id", Integer), column("score", Float))
+    sub = hits.subquery("search_hits")
+    return select(sub.c.incident_id, func.min(sub.c.score).label("score")).group_by(sub.c.incident_id)
+
+
+def highlight_html(value: str | None, terms: Iterable[str]) -> Markup:
+    """``value`` HTML-escaped, with ``<mark>`` around each word that is one of ``terms``. The only place a
+    search result's markup is made: everything from ``value`` goes through ``markupsafe.escape``."""
+    value = value or ""
+    wanted = set(terms)
+    parts: list[Markup] = []
+    position = 0
+    for match in WORD.finditer(value):
+        if match.group().casefold() in wanted:
+            parts.append(escape(value[position : match.start()]))
+            parts.append(Markup("<mark>{}</mark>").format(match.group()))
+            position = match.end()
+    parts.append(escape(value[position:]))
+    return Markup("").join(parts)
+
+
+def first_match(value: str | None, terms: Iterable[str]) -> int | None:
+    wanted = set(terms)
+    for match in WORD.finditer(value or ""):
+        if match.group().casefold() in wanted:
+            return match.start()
+    return None
+
+
+def snippet_html(value: str | None, terms: Iterable[str], width: int = 90) -> Markup | None:
+    """About ``2 × width`` characters of ``value`` around its first matching word, highlighted; None if
+    no word matches."""
+    terms = tuple(terms)
+    start = first_match(value, terms)
+    if value is None or start is None:
+        return None
+    begin, end = max(0, start - width), min(len(value), start + width)
+    # Cut at spaces so no word is shown half.
+    if begin > 0:
+        space = value.find(" ", begin, start)
+        begin = space + 1 if space != -1 else begin
+    if end < len(value):
+        space = value.rfind(" ", start, end)
+        end = space if space > start else end
+    body = highlight_html(value[begin:end], terms)
+    return Markup("{}{}{}").format("…" if begin > 0 else "", body, "…" if end < len(value) else "")

@@ -15,6 +15,7 @@ from app import ROOT, create_app
 from app.errors import StartupError
 from app.escalate.mail_cli import mail_in as mail_in_cli
 from app.extensions import db
+from app.imports_cli import import_cli
 from app.roles import ROLE_NAMES
 from app.services import ServiceError
 
@@ -359,6 +360,7 @@ def demo(password: str | None) -> None:
 
 tokens_cli = AppGroup("tokens", help="Bearer tokens for the JSON API (/api/v1).")
 cli.add_command(tokens_cli)
+cli.add_command(import_cli)  # breachdesk import posts|people (app/imports_cli.py)
 cli.add_command(mail_in_cli)  # breachdesk mail-in [--listen HOST:PORT] (app/escalate/mail_cli.py)
 
 

@@ -1,0 +1,186 @@
+"""``breachdesk import posts|people FILE``: the command-line side of app/services/imports.py.
+
+The command owns the transactions: the service handles a batch of rows and flushes; this commits
+each batch and starts a fresh session, so memory stays flat however long the file is. A batch that
+fails as a whole (the database went away) is rolled back and the command stops; running it again
+picks up where it stopped, since rows already imported are recognised.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.models import User
+from app.services import InvalidInput, ServiceError
+from app.services import imports as import_service
+
+import_cli = AppGroup("import", help="Bulk import from monitoring and membership exports (CSV, JSON Lines).")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"breachdesk: {message}", err=True)
+    sys.exit(code)
+
+
+def _actor_id(email: str) -> int:
+    from app.services.users import find_by_email
+
+    user = find_by_email(db.session, email)
+    if user is None or not user.active:
+        _fail(f"--as {email}: no active account has that e-mail address")
+    return user.id
+
+
+def _open(path: Path, fmt: str | None, mappings: tuple[str, ...], known: tuple[str, ...],
+          required: tuple[str, ...]) -> import_service.SourceFile:
+    try:
+        mapping = import_service.parse_mapping(mappings, known)
+        source = import_service.SourceFile(path, import_service.detect_format(path, fmt), mapping).__enter__()
+    except (InvalidInput, ServiceError) as error:
+        _fail(str(error))
+    if source.format == "csv":
+        missing = [c for c in required if c not in source.columns]
+        if missing:
+            source.__exit__(None, None, None)
+            _fail(f"{path.name} has no {' or '.join(repr(c) for c in missing)} column; its columns are "
+                  f"{', '.join(repr(h) for h in source.header) or 'none'}. Name the column in the file or map it: "
+                  f"--map 'Your column={missing[0]}'.")
+        ignored = [h for h, c in zip(source.header, source.columns, strict=True) if c not in known]
+        if ignored:
+            click.echo(f"Ignoring column(s) Breachdesk does not read: {', '.join(ignored)}", err=True)
+    return source
+
+
+def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int, label: str,
+         handle: Callable[[list[import_service.SourceRow]], list[import_service.RowOutcome]]
+         ) -> tuple[import_service.Tally, float]:
+    tally = import_service.Tally()
+    started = time.monotonic()
+    shown = 0
+    try:
+        with import_service.RejectsWriter(rejects_path, source) as rejects, \
+                click.progressbar(length=max(source.size, 1), label=label, file=sys.stderr,
+                                  show_pos=False, show_percent=True, show_eta=True,
+                                  item_show_func=lambda _: f"{tally.rows:,} rows") as bar:
+            for batch in import_service.batches(source.rows(), batch_size):
+                try:
+                    outcomes = handle(batch)
+                    db.session.commit()
+                except Exception as error:
+                    db.session.rollback()
+                    _fail(f"stopped at line {batch[0].line}: {error}. Rows before it were saved; run the same "
+                          "command again to carry on (rows already imported are skipped).")
+                finally:
+                    db.session.remove()  # a fresh session per batch: nothing from earlier batches is kept
+                for outcome in outcomes:
+                    tally.add(outcome)
+                    if outcome.status == import_service.REJECTED:
+                        rejects.write(outcome)
+                position = source.bytes_read
+                bar.update(position - shown, None)
+                shown = position
+    except import_service.ImportFileError as error:
+        _fail(f"{error} Rows before it were saved.")
+    finally:
+        source.__exit__(None, None, None)
+    return tally, time.monotonic() - started
+
+
+def _rate(tally: import_service.Tally, seconds: float) -> str:
+    per_second = tally.rows / seconds if seconds > 0 else 0.0
+    return f"{tally.rows:,} row(s) in {seconds:.1f} s ({per_second:,.0f} rows/s)"
+
+
+@import_cli.command("posts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor_email", required=True, metavar="EMAIL",
+              help="The account the incidents are opened as (its role must be allowed to open the workflow).")
+@click.option("--format", "fmt", type=click.Choice(import_service.FORMATS),
+              help="csv or jsonl (default: from the file name: .csv, .jsonl, .ndjson).")
+@click.option("--map", "mappings", multiple=True, metavar="SOURCE=TARGET",
+              help="Read column SOURCE as TARGET, e.g. --map 'Tweet URL=url'. Repeatable.")
+@click.option("--workflow", default=import_service.DEFAULT_WORKFLOW, show_default=True,
+              help="Workflow for new incidents when a row has no workflow column.")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write refused rows (default: FILE.rejects.csv).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Rows per transaction.")
+def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[str, ...], workflow: str,
+                 rejects_path: Path | None, batch_size: int) -> None:
+    """Import reported posts from a monitoring tool's export (docs/import.md lists the columns).
+
+    A post already on file joins its incident as a further report; running the same file again
+    imports nothing twice. Refused rows go to the rejects file with their line and the reason.
+    """
+    from app.permissions import can_open
+
+    registry = current_app.extensions["breachdesk.workflows"]
+    if workflow not in registry:
+        _fail(f"--workflow {workflow!r}: no such workflow; use one of {', '.join(sorted(registry.current))}")
+    actor_id = _actor_id(actor_email)
+    actor = db.session.get(User, actor_id)
+    if not can_open(actor, registry.get(workflow)):
+        _fail(f"--as {actor_email}: the {actor.role} role may not open {registry.get(workflow).title} incidents; "
+              f"use an account with one of these roles: {', '.join(registry.get(workflow).open_roles)}")
+    source = _open(file, fmt, mappings, import_service.POST_COLUMNS, ("url",))
+    rejects_path = rejects_path or file.with_name(file.name + ".rejects.csv")
+
+    def handle(batch: list[import_service.SourceRow]) -> list[import_service.RowOutcome]:
+        return import_service.import_posts_batch(db.session, registry, batch,
+                                                 actor=db.session.get(User, actor_id), workflow=workflow)
+
+    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle)
+    click.echo(f"Imported {tally[import_service.IMPORTED]:,} new incident(s); "
+               f"{tally[import_service.JOINED]:,} joined an incident already on file as a further report; "
+               f"{tally[import_service.ALREADY]:,} already recorded by an earlier import (skipped); "
+               f"{tally[import_service.REJECTED]:,} rejected.")
+    click.echo(f"{tally.with_pii:,} row(s) have patient or contact details in their text and "
+               f"{tally.with_suggestions:,} have suggested clauses: review them on each incident's page.")
+    if tally[import_service.REJECTED]:
+        click.echo(f"Rejected rows, with their line and the reason: {rejects_path}")
+    click.echo(_rate(tally, seconds))
+
+
+@import_cli.command("people")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor_email", default=None, metavar="EMAIL",
+              help="The account recorded in the audit trail (default: system).")
+@click.option("--format", "fmt", type=click.Choice(import_service.FORMATS),
+              help="csv or jsonl (default: from the file name).")
+@click.option("--map", "mappings", multiple=True, metavar="SOURCE=TARGET",
+              help="Read column SOURCE as TARGET, e.g. --map 'Full name=name'. Repeatable.")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write refused rows (default: FILE.rejects.csv).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def import_people(file: Path, actor_email: str | None, fmt: str | None, mappings: tuple[str, ...],
+                  rejects_path: Path | None, batch_size: int) -> None:
+    """Import members and contributors with their handles from a membership system's export.
+
+    People are recognised by any of their handles (or their e-mail address when a row has none),
+    so running the same file again creates nobody twice.
+    """
+    from app.models.people import PLATFORMS
+
+    actor_id = _actor_id(actor_email) if actor_email else None
+    known = (*import_service.PEOPLE_COLUMNS, *PLATFORMS, *import_service.PLATFORM_ALIASES)
+    source = _open(file, fmt, mappings, known, ("name",))
+    rejects_path = rejects_path or file.with_name(file.name + ".rejects.csv")
+
+    def handle(batch: list[import_service.SourceRow]) -> list[import_service.RowOutcome]:
+        actor = db.session.get(User, actor_id) if actor_id else None
+        return import_service.import_people_batch(db.session, batch, actor=actor)
+
+    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle)
+    click.echo(f"{tally[import_service.CREATED]:,} person(s) added; {tally[import_service.UPDATED]:,} updated; "
+               f"{tally[import_service.UNCHANGED]:,} already up to date; {tally[import_service.REJECTED]:,} rejected.")
+    if tally[import_service.REJECTED]:
+        click.echo(f"Rejected rows, with their line and the reason: {rejects_path}")
+    click.echo(_rate(tally, seconds))

@@ -1,0 +1,300 @@
+"""Bulk import of posts and people (app/services/imports.py, `breachdesk import …`) and an incident as JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import AuditEvent, Incident, Person, Post, Report, SocialHandle, User
+from app.services import imports
+from app.services.incidents import OpenRequest, PostInput
+from app.services.intake import ReportInput, report_post
+from tests.conftest import PASSWORD, login
+
+NHS = "943 476 5919"  # a valid NHS number (modulus 11)
+
+
+def _run(app, db, path: Path, *, actor: User, fmt: str | None = None, mapping: dict[str, str] | None = None,
+         batch: int = 3, kind: str = "posts") -> list[imports.RowOutcome]:
+    """What the CLI does, batch by batch with a commit each (small batches, so rows span several)."""
+    registry = app.extensions["breachdesk.workflows"]
+    outcomes: list[imports.RowOutcome] = []
+    actor_id = actor.id
+    with imports.SourceFile(path, imports.detect_format(path, fmt), mapping) as source:
+        for rows in imports.batches(source.rows(), batch):
+            who = db.get(User, actor_id)
+            if kind == "posts":
+                outcomes += imports.import_posts_batch(db, registry, rows, actor=who)
+            else:
+                outcomes += imports.import_people_batch(db, rows, actor=who)
+            db.commit()
+    db.expire_all()
+    return outcomes
+
+
+def _by_line(outcomes: list[imports.RowOutcome]) -> dict[int, imports.RowOutcome]:
+    return {o.row.line: o for o in outcomes}
+
+
+def _count(db, model) -> int:  # type: ignore[no-untyped-def]
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(model)) or 0
+
+
+MESSY = (
+    "\ufeffPlatform,URL,author_handle,author_name,posted_at,text,reporter,clauses,Extra\r\n"
+    # line 2-3: a quoted newline inside the text, an NHS number, UK date format
+    'x,https://x.com/Dr_Jones/status/1111111111,@Dr_Jones,Dr Jones,01/03/2026 10:00,"Patient\r\nNHS no '
+    f'{NHS} seen today",Brandwatch,rcr:2.8;rcr:2.16,ignored\r\n'
+    "myspace,https://myspace.com/post/1,,,,text,Brandwatch,,\r\n"  # 4: unknown platform
+    "x,not a url,,,,text,Brandwatch,,\r\n"  # 5: bad address
+    "x,https://x.com/a/status/2222222222,,,31/02/2026 10:00,text,Brandwatch,,\r\n"  # 6: no 31 February
+    "x,https://x.com/a/status/3333333333,,,2099-01-01T00:00:00Z,text,Brandwatch,,\r\n"  # 7: future
+    "x,https://twitter.com/dr_jones/status/1111111111?s=20,,,,again,Brandwatch,,\r\n"  # 8: same post, same reporter
+    "x,https://x.com/DR_JONES/status/1111111111/,,,,again,Talkwalker,,\r\n"  # 9: same post, another reporter
+    "x,https://x.com/known/status/4444444444,,,2026-03-02T09:00:00+01:00,on file already,Brandwatch,,\r\n"  # 10
+    "\r\n"  # 11: a blank line is skipped
+    ",https://www.instagram.com/p/AbCdEf123/,insta.person,,2026-03-05,no platform given,,,\r\n"  # 12
+    "x,https://x.com/b/status/5555555555,,,2026-03-05,,,rcr:99.99,\r\n"  # 13: unknown clause
+)
+
+
+@pytest.fixture
+def comms(make, db) -> User:  # type: ignore[no-untyped-def]
+    return db.get(User, make.user("comms", team="communications").id)
+
+
+def _known_post(app, db, actor: User) -> Incident:  # type: ignore[no-untyped-def]
+    registry = app.extensions["breachdesk.workflows"]
+    result = report_post(db, registry, OpenRequest(workflow_key="problem-solving", title="Known", post=PostInput(
+        platform="x", url="https://x.com/known/status/4444444444")), ReportInput(channel="member_report"),
+        actor=actor)
+    db.commit()
+    return result.incident
+
+
+def test_a_messy_csv(app, db, comms, tmp_path):
+    known = _known_post(app, db, comms)
+    known_id = known.id
+    path = tmp_path / "monitoring.csv"
+    path.write_bytes(MESSY.encode("utf-8"))
+    lines = _by_line(_run(app, db, path, actor=comms))
+    assert sorted(lines) == [2, 4, 5, 6, 7, 8, 9, 10, 12, 13]
+    statuses = {line: o.status for line, o in lines.items()}
+    assert statuses == {2: "imported", 4: "rejected", 5: "rejected", 6: "rejected", 7: "rejected",
+                        8: "already recorded", 9: "joined", 10: "joined", 12: "imported", 13: "rejected"}
+    assert "unknown platform" in lines[4].reason
+    assert "url" in lines[5].reason and "address" in lines[5].reason
+    assert "posted_at" in lines[6].reason and "not a date" in lines[6].reason
+    assert "posted_at" in lines[7].reason and "future" in lines[7].reason
+    assert "rcr:99.99" in lines[13].reason
+    assert lines[2].pii and not lines[8].pii
+    # the first row: one incident, the text with its newline, the date read as UK time, the author as subject
+    post = db.scalar(select(Post).where(Post.platform_post_id == "1111111111"))
+    incident = post.incident
+    assert post.text == f"Patient\r\nNHS no {NHS} seen today"
+    assert post.posted_at.replace(tzinfo=UTC) == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # GMT in March
+    assert incident.title == "X (Twitter) post by @Dr_Jones" and incident.workflow_key == "problem-solving"
+    assert incident.subject.name == "Dr Jones" and [h.handle for h in incident.subject.handles] == ["@Dr_Jones"]
+    assert sorted(c.clause_key for c in incident.clauses) == ["rcr:2.16", "rcr:2.8"]
+    assert incident.severity == "medium"  # PII is suggested on the page, never applied by the import
+    assert [(r.channel, r.reporter) for r in incident.reports] == [("import", "Brandwatch"), ("import", "Talkwalker")]
+    # the post already on file gained an import report instead of a second incident
+    assert [r.channel for r in db.get(Incident, known_id).reports] == ["member_report", "import"]
+    # the platform was worked out from the Instagram address
+    assert db.scalar(select(Post).where(Post.platform_post_id == "AbCdEf123")).platform == "instagram"
+    assert _count(db, Incident) == 3 and _count(db, Post) == 3
+    assert _count(db, Report) == 5  # known's 1 + 2 on the first post + 1 on known + 1 on instagram
+    opened = db.scalars(select(AuditEvent).where(AuditEvent.action == "incident.opened")).all()
+    assert len(opened) == 3 and all(e.actor_id == comms.id for e in opened)
+
+
+def test_running_the_same_file_again_imports_nothing_twice(app, db, comms, tmp_path):
+    _known_post(app, db, comms)
+    path = tmp_path / "monitoring.csv"
+    path.write_bytes(MESSY.encode("utf-8"))
+    _run(app, db, path, actor=comms)
+    counts = {m.__name__: _count(db, m) for m in (Incident, Post, Report, Person, SocialHandle, AuditEvent)}
+    again = _run(app, db, path, actor=comms, batch=500)
+    assert {o.status for o in again} == {"already recorded", "rejected"}
+    assert sum(o.status == "rejected" for o in again) == 5
+    assert {m.__name__: _count(db, m) for m in (Incident, Post, Report, Person, SocialHandle, AuditEvent)} == counts
+
+
+def test_json_lines_with_a_column_map(app, db, comms, tmp_path):
+    path = tmp_path / "export.ndjson"
+    records = [
+        {"network": "x", "link": "https://x.com/someone/status/7777777777", "author_handle": "@someone",
+         "posted_at": "2026-06-01T12:00:00", "text": "call me on 07700 900123", "clauses": ["rcr:2.8"],
+         "likes": 4},
+        "not an object",
+        {"network": "facebook", "link": "https://facebook.com/page/posts/pfbid0123456789", "nested": {"a": {}}},
+    ]
+    text = "\ufeff" + "\r\n".join(json.dumps(r) for r in records) + "\r\n{broken json\r\n\r\n"
+    path.write_text(text, encoding="utf-8")
+    mapping = imports.parse_mapping(["Network=platform", "link=url"], imports.POST_COLUMNS)
+    lines = _by_line(_run(app, db, path, actor=comms, mapping=mapping))
+    assert {line: o.status for line, o in lines.items()} == {1: "imported", 2: "rejected", 3: "rejected",
+                                                             4: "rejected"}
+    assert "JSON object" in lines[2].reason and "nested" in lines[3].reason and "not valid JSON" in lines[4].reason
+    assert lines[1].pii
+    post = db.scalar(select(Post))
+    assert post.url == "https://x.com/someone/status/7777777777"
+    assert post.posted_at.replace(tzinfo=UTC) == datetime(2026, 6, 1, 11, 0, tzinfo=UTC)  # BST
+    assert [c.clause_key for c in post.incident.clauses] == ["rcr:2.8"]
+    with pytest.raises(imports.InvalidInput):
+        imports.parse_mapping(["link=nowhere"], imports.POST_COLUMNS)
+    with pytest.raises(imports.InvalidInput):
+        imports.parse_mapping(["no equals sign"], imports.POST_COLUMNS)
+
+
+def test_dates():
+    assert imports.parse_when("") is None
+    assert imports.parse_when("2026-07-01T10:00") == datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+    assert imports.parse_when("2026-07-01T10:00Z") == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    assert imports.parse_when("01/07/2026 10:00") == datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+    assert imports.parse_when("1/12/2026") == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    for bad in ("yesterday", "13/13/2026 10:00", "2026-02-30", "01/01/1850 10:00", "32/01/2026"):
+        with pytest.raises(ValueError):
+            imports.parse_when(bad)
+
+
+def test_the_format_comes_from_the_name_or_the_option(tmp_path):
+    assert imports.detect_format(tmp_path / "a.CSV") == "csv"
+    assert imports.detect_format(tmp_path / "a.jsonl") == "jsonl"
+    assert imports.detect_format(tmp_path / "a.txt", "jsonl") == "jsonl"
+    with pytest.raises(imports.ImportFileError):
+        imports.detect_format(tmp_path / "a.txt")
+
+
+PEOPLE = (
+    "name,role,email,office,membership_number,x,instagram,handles\r\n"
+    "Dr Ann Smith,member,ANN@example.org,Leeds,M123,@drsmith,,linkedin:ann-smith\r\n"
+    "Dr Bob Jones,officer,,,M124,,bob.jones,x:@bobjones;tiktok:@bobj\r\n"
+    "Carol Email,member,carol@example.org,,M125,,,\r\n"
+    "Nobody Known,member,,,M126,,,\r\n"
+    "Bad Platform,member,,,M127,,,myspace:@x\r\n"
+    "Bad Role,boss,,,M128,@badrole,,\r\n"
+)
+
+
+def test_people_with_handles_and_a_re_run(app, db, comms, tmp_path):
+    existing = Person(name="A. Smith", role="contributor")
+    existing.handles.append(SocialHandle(platform="x", handle="DrSmith"))
+    db.add(existing)
+    db.commit()
+    existing_id = existing.id
+    path = tmp_path / "members.csv"
+    path.write_text(PEOPLE, encoding="utf-8")
+    lines = _by_line(_run(app, db, path, actor=comms, kind="people"))
+    assert {line: o.status for line, o in lines.items()} == {2: "updated", 3: "created", 4: "created",
+                                                             5: "rejected", 6: "rejected", 7: "rejected"}
+    assert "handle or an e-mail" in lines[5].reason and "myspace" in lines[6].reason and "boss" in lines[7].reason
+    ann = db.get(Person, existing_id)  # found by her X handle (other case, with @), updated, not duplicated
+    assert (ann.name, ann.role, ann.email, ann.office) == ("Dr Ann Smith", "member", "ann@example.org", "Leeds")
+    assert sorted((h.platform, h.handle) for h in ann.handles) == [("linkedin", "ann-smith"), ("x", "DrSmith")]
+    assert "M123" not in (ann.notes or "")
+    bob = db.scalar(select(Person).where(Person.name == "Dr Bob Jones"))
+    assert sorted((h.platform, h.handle) for h in bob.handles) == [("instagram", "bob.jones"), ("tiktok", "@bobj"),
+                                                                    ("x", "@bobjones")]
+    assert bob.role == "officer"
+    updated = db.scalars(select(AuditEvent).where(AuditEvent.action == "person.updated")).all()
+    assert len(updated) == 1 and set(updated[0].data["fields"]) >= {"name", "role", "email", "handles"}
+    counts = {m.__name__: _count(db, m) for m in (Person, SocialHandle, AuditEvent)}
+    again = _by_line(_run(app, db, path, actor=comms, kind="people"))
+    assert {line: o.status for line, o in again.items()} == {2: "unchanged", 3: "unchanged", 4: "unchanged",
+                                                             5: "rejected", 6: "rejected", 7: "rejected"}
+    assert {m.__name__: _count(db, m) for m in (Person, SocialHandle, AuditEvent)} == counts
+
+
+def test_the_real_command_end_to_end(cli_env, tmp_path):
+    made = cli_env("users", "create", "comms@example.org", "--name", "Comms", "--role", "comms", "--team",
+                   "communications", "--password-stdin", stdin="a long enough password 1\n")
+    assert made.returncode == 0, made.stderr
+    assert cli_env("users", "create", "rep@example.org", "--name", "Rep", "--role", "rep", "--password-stdin",
+                   stdin="a long enough password 1\n").returncode == 0
+    path = tmp_path / "monitoring.csv"
+    path.write_bytes(MESSY.replace("not a url", "=HYPERLINK(1)").encode("utf-8"))
+
+    refused = cli_env("import", "posts", str(path), "--as", "rep@example.org")
+    assert refused.returncode == 1 and "may not open" in refused.stderr
+    no_url = tmp_path / "wrong.csv"
+    no_url.write_text("platform,link\r\nx,https://x.com/a/status/123456\r\n", encoding="utf-8")
+    missing = cli_env("import", "posts", str(no_url), "--as", "comms@example.org")
+    assert missing.returncode == 1 and "no 'url' column" in missing.stderr and "--map" in missing.stderr
+    mapped = cli_env("import", "posts", str(no_url), "--as", "comms@example.org", "--map", "link=url")
+    assert mapped.returncode == 0 and "Imported 1 new incident(s)" in mapped.stdout
+
+    first = cli_env("import", "posts", str(path), "--as", "comms@example.org")
+    assert first.returncode == 0, first.stderr
+    assert "Imported 3 new incident(s); 1 joined" in first.stdout
+    assert "1 already recorded" in first.stdout and "5 rejected" in first.stdout
+    assert "1 row(s) have patient or contact details" in first.stdout and "rows/s" in first.stdout
+    assert "Ignoring column(s) Breachdesk does not read: Extra" in first.stderr
+    rejects_path = tmp_path / "monitoring.csv.rejects.csv"
+    with open(rejects_path, encoding="utf-8", newline="") as handle:
+        rejects = list(csv.reader(handle))
+    assert rejects[0] == ["line", "reason", "Platform", "URL", "author_handle", "author_name", "posted_at", "text",
+                          "reporter", "clauses", "Extra"]
+    assert [row[0] for row in rejects[1:]] == ["4", "5", "6", "7", "13"]
+    by_line = {row[0]: row for row in rejects[1:]}
+    assert by_line["4"][2:4] == ["myspace", "https://myspace.com/post/1"] and "platform" in by_line["4"][1]
+    assert by_line["5"][3] == "'=HYPERLINK(1)"  # a formula is made inert for spreadsheets
+    assert "31/02/2026" in by_line["6"][1] and "future" in by_line["7"][1] and "rcr:99.99" in by_line["13"][1]
+
+    again = cli_env("import", "posts", str(path), "--as", "comms@example.org")
+    assert again.returncode == 0 and "Imported 0 new incident(s); 0 joined" in again.stdout
+    assert "5 already recorded" in again.stdout and "5 rejected" in again.stdout
+
+    people = tmp_path / "members.csv"
+    people.write_text(PEOPLE, encoding="utf-8")
+    added = cli_env("import", "people", str(people))
+    assert added.returncode == 0 and "3 person(s) added; 0 updated; 0 already up to date; 3 rejected" in added.stdout
+    assert "membership_number" in added.stderr  # said to be ignored, never stored
+    rerun = cli_env("import", "people", str(people))
+    assert "0 person(s) added; 0 updated; 3 already up to date; 3 rejected" in rerun.stdout
+
+
+# --- an incident as JSON ---------------------------------------------------------------------------
+
+def test_an_incident_as_json(app, db, client, make):
+    registry = app.extensions["breachdesk.workflows"]
+    user = make.user("comms", team="communications")
+    result = report_post(db, registry, OpenRequest(
+        workflow_key="problem-solving", title="A post", clauses=["rcr:2.8"],
+        post=PostInput(platform="x", url="https://x.com/a/status/123456", text=f"NHS {NHS}")),
+        ReportInput(channel="monitoring", reporter="Brandwatch"), actor=db.get(User, user.id))
+    db.commit()
+    incident_id, reference = result.incident.id, result.incident.reference
+    assert login(client, user, PASSWORD).status_code == 302
+    page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert f"/incidents/{incident_id}/export.json" in page
+    response = client.get(f"/incidents/{incident_id}/export.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"] == f"attachment; filename={reference}.json"
+    body = json.loads(response.get_data(as_text=True))
+    assert body["reference"] == reference and body["clauses"] == ["rcr:2.8"]
+    assert body["post"]["url"] == "https://x.com/a/status/123456"
+    assert body["suggestions"]["pii"][0]["kind"] == "nhs_number"
+    assert body["reports"][0]["channel"] == "monitoring" and body["reports"][0]["reporter"] == "Brandwatch"
+    assert "incident.opened" in [e["action"] for e in body["audit"]]
+    exported = db.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    assert len(exported) == 1 and exported[0].actor_id == user.id
+    assert exported[0].object_type == "incident" and exported[0].data["filters"] == {"reference": reference}
+
+    stranger = make.user("comms", team="press-office")
+    other = app.test_client()
+    assert login(other, stranger, PASSWORD).status_code == 302
+    assert other.get(f"/incidents/{incident_id}/export.json").status_code == 404
+    assert other.get("/incidents/999999/export.json").status_code == 404
+    db.expire_all()
+    assert len(db.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()) == 1
+    denied = db.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).all()
+    assert [e.actor_id for e in denied] == [stranger.id]
+    signed_out = app.test_client().get(f"/incidents/{incident_id}/export.json")
+    assert signed_out.status_code in (302, 401)

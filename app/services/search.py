@@ -80,15 +80,16 @@ def _sqlite_sources(limit: int | None) -> str:
 
 
 def _postgresql_sources(limit: int | None) -> str:
+    # Scores as float8: a float4 read back as text would not round-trip through the page cursor.
     bound = " ORDER BY {id} DESC LIMIT :limit" if limit else ""
     query = "plainto_tsquery('simple', :q)"
     return (
-        f"(SELECT incidents.id AS incident_id, -ts_rank({PG_INCIDENT_TEXT}, {query}) AS score"  # noqa: S608
+        f"(SELECT incidents.id AS incident_id, -ts_rank({PG_INCIDENT_TEXT}, {query})::float8 AS score"  # noqa: S608
         " FROM incidents"
         f" WHERE {PG_INCIDENT_TEXT} @@ {query}{bound.format(id='incidents.id')})"
-        f" UNION ALL (SELECT posts.incident_id, -ts_rank({PG_POST_TEXT}, {query}) FROM posts"
+        f" UNION ALL (SELECT posts.incident_id, -ts_rank({PG_POST_TEXT}, {query})::float8 FROM posts"
         f" WHERE {PG_POST_TEXT} @@ {query}{bound.format(id='posts.id')})"
-        f" UNION ALL (SELECT audit_events.incident_id, -ts_rank({PG_NOTE_TEXT}, {query}) FROM audit_events"
+        f" UNION ALL (SELECT audit_events.incident_id, -ts_rank({PG_NOTE_TEXT}, {query})::float8 FROM audit_events"
         f" WHERE audit_events.comment IS NOT NULL AND audit_events.incident_id IS NOT NULL"
         f" AND {PG_NOTE_TEXT} @@ {query}{bound.format(id='audit_events.id')})"
     )

@@ -56,6 +56,9 @@ class SmtpHandler:
                 known_sender(db.session, address, "The envelope sender")
             except MailRefused as refused:
                 return f"550 5.7.1 {refused}"
+            except Exception:  # noqa: BLE001 - a database hiccup: the sender may retry; never show internals
+                self.app.logger.exception("mail-in: could not check a sender")
+                return "451 4.3.0 Breachdesk could not check the sender; try again later"
             finally:
                 db.session.remove()
         envelope.mail_from = address

@@ -153,6 +153,16 @@ def test_json_lines_with_a_column_map(app, db, comms, tmp_path):
         imports.parse_mapping(["no equals sign"], imports.POST_COLUMNS)
 
 
+def test_an_over_long_cell_rejects_its_row_only(app, db, comms, tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("platform,url,text\n"
+                    f"x,https://x.com/a/status/123456,{'a' * 200_000}\n"
+                    "x,https://x.com/a/status/654321,short\n", encoding="utf-8")
+    lines = _by_line(_run(app, db, path, actor=comms))
+    assert lines[2].status == "rejected" and "200000 characters" in lines[2].reason
+    assert lines[3].status == "imported"
+
+
 def test_dates():
     assert imports.parse_when("") is None
     assert imports.parse_when("2026-07-01T10:00") == datetime(2026, 7, 1, 9, 0, tzinfo=UTC)

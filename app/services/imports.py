@@ -62,6 +62,7 @@ PLATFORM_ALIASES = {"twitter": "x", "x (twitter)": "x", "fb": "facebook", "ig": 
 MAX_TEXT = 50_000
 MAX_TITLE = 200
 MAX_FIELD = 2_000  # any other single value
+MAX_CELL = 16 * 1024 * 1024  # what the CSV reader accepts in one cell before giving up on the file
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -134,6 +135,8 @@ class SourceFile:
         if self.format == "csv":
             # utf-8-sig drops a byte-order mark; newline="" lets the csv module see quoted newlines and \r\n.
             self._text = io.TextIOWrapper(self._binary, encoding="utf-8-sig", newline="")
+            # Read an over-long cell (the csv module stops at 128 KiB) so its row is refused, not the whole file.
+            csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
             self._reader = csv.reader(self._text)
             try:
                 self.header = next(self._reader, [])

@@ -250,16 +250,20 @@ def test_roles_without_either_workflow_cannot_escalate(app, client, signed_in):
 def test_director_queue_lists_referrals_with_their_decisions(app, client, db, make, signed_in):
     officer = make.user("officer")
     escalate_tag(db, _registry(app), TagReport(platform="x", link=TAG_URL), actor=officer, folder=_folder(app))
+    escalate_press(db, _registry(app), PressReport(title="Press approach by e-mail: Courier", asked="Comment?"),
+                   actor=officer, folder=_folder(app))  # as mail-in opens it: not forwarded yet
     db.commit()
     signed_in("director_of_comms")
     html = client.get("/referrals").get_data(as_text=True)
+    assert "Press approach by e-mail: Courier" in html
+    assert "Waiting for: Forward to the press office (Communications team, Officer, Administrator)" in html
     assert "Officer tagged on X (Twitter)" in html
     assert "Record assessment" in html  # the step open to the Director now…
     for decision in ("Monitor", "Respond for the College", "Block and report", "Open a harassment complaint",
                      "Open a problem-solving case"):
         assert decision in html  # …and the decisions it leads to
     assert "ago" in html
-    incident = db.scalar(select(Incident))
+    incident = db.scalar(select(Incident).where(Incident.workflow_key == "antagonistic-tag"))
     link = f"/incidents/{incident.id}?decide=assess#step-assess"
     assert link in html
     step = client.get(link.split("#")[0]).get_data(as_text=True)

@@ -165,8 +165,9 @@ def _referral_rows(keys: tuple[str, ...], order, page: int):  # type: ignore[no-
     return rows, total or 0
 
 
-def _options(incident: Incident) -> tuple[list, list]:
-    """The steps the user may take now, and (when those lead on to the decision) the choices that follow."""
+def _options(incident: Incident) -> tuple[list, list, list]:
+    """The steps the user may take now; the choices those lead on to (the decision); and, when the user has
+    nothing to do yet, the steps the workflow is waiting for someone else to take."""
     from app.services.incidents import definition_for
 
     definition = definition_for(db.session, workflows(), incident)
@@ -176,7 +177,8 @@ def _options(incident: Incident) -> tuple[list, list]:
     for step in now:
         if not definition.states[step.to].final and step.to != incident.state:
             then += [t for t in definition.transitions_from(step.to) if t not in then]
-    return now, then
+    waiting = [] if now else definition.transitions_from(incident.state)
+    return now, then, waiting
 
 
 def _page() -> int:

@@ -101,6 +101,20 @@ def test_press_forwards_with_the_journalists_deadline_in_office_hours(app, db, m
     assert told.data["why"].startswith("office hours")
 
 
+def test_the_press_office_logging_an_approach_keeps_the_journalists_deadline(app, db, make):
+    press = make.user("press_office")  # may open a referral but not take the officers' forwarding step
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
+    result = escalate_press(db, _registry(app), PressReport(outlet="Courier", journalist="Jo", deadline=due,
+                                                            contact_method="phone", asked="Comment?"),
+                            actor=press, folder=_folder(app))
+    db.commit()
+    incident = db.get(Incident, result.incident.id)
+    assert incident.state == "approach_logged" and not result.handed_on
+    assert incident.fields["outlet"] == "Courier"
+    journalist = db.scalar(select(Deadline).where(Deadline.incident_id == incident.id, Deadline.key == "journalist"))
+    assert journalist.due_at == due
+
+
 def test_press_out_of_hours_goes_to_the_on_call_press_officer_only(app, db, make):
     officer = make.user("officer")
     on_call, other = make.user("press_office"), make.user("press_office")

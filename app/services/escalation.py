@@ -24,6 +24,7 @@ from app.permissions import can_open
 from app.posts import BadUrl, check_url, post_id_from_url
 from app.roles import Role
 from app.services import InvalidInput, ServiceError, audit, notifications, rota
+from app.services import deadlines as deadline_service
 from app.services import evidence as evidence_service
 from app.services.incidents import OpenRequest, PostInput, take_transition
 from app.services.intake import IntakeResult, ReportInput, check_post, report_post
@@ -32,6 +33,7 @@ from app.workflow import TransitionNotAllowed, WorkflowRegistry
 TAG_WORKFLOW = "antagonistic-tag"
 PRESS_WORKFLOW = "press-referral"
 # The step that hands each kind on, taken for the officer when their role may take it.
+JOURNALIST_DEADLINE = "journalist"
 HAND_ON = {TAG_WORKFLOW: "refer_to_director", PRESS_WORKFLOW: "forward_to_press_office"}
 CONTACT_METHODS: dict[str, str] = {
     "email": "E-mail",
@@ -254,6 +256,13 @@ def escalate_press(session: Session, registry: WorkflowRegistry, report: PressRe
         if press.deadline is not None:
             values["journalist_deadline"] = press.deadline.isoformat()
         handed_on = _hand_on(session, registry, incident, actor, values)
+        if not handed_on:
+            # An opener who may not forward (the press office itself): keep the details and the journalist's
+            # deadline on the incident all the same, so the press queue orders it by that deadline.
+            incident.fields = {**(incident.fields or {}), **values}
+            spec = registry.get(PRESS_WORKFLOW).deadlines.get(JOURNALIST_DEADLINE)
+            if press.deadline is not None and spec is not None:
+                deadline_service.start(session, incident, spec, start_at=press.deadline)
     kept, skipped = _keep_files(session, incident, actor, files, folder, skip_refused=skip_refused_files)
     headline = "Press approach: a journalist contacted an officer"
     if press.deadline is not None:

@@ -221,6 +221,9 @@ def test_the_same_post_logged_again_joins_the_existing_incident(app, db, client,
                                                               AuditEvent.incident_id == incident_id)) == 1
     html = client.get(again.headers["Location"]).get_data(as_text=True)
     assert f"This post is already on file as {incident.reference}" in html
+    assert "Reported by a member: A member in Leeds" in html and "Found by monitoring: Brandwatch" in html
+    assert "The same post was reported 2 times" in html
+    assert "logged a further report of the same post (Found by monitoring)" in html
 
 
 def test_a_duplicate_from_someone_who_may_not_see_the_file_does_not_reveal_it(app, db, client, make) -> None:
@@ -300,6 +303,8 @@ def test_suggestions_are_offered_and_accepting_cites_the_clause(app, db, client,
     assert db.get(Incident, incident.id).severity == "critical"
     html = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
     assert "Every suggestion has been accepted or rejected." in html
+    assert "accepted the suggestion <em>cite rcr:2.8</em>" in html
+    assert "accepted the suggestion <em>severity critical</em>" in html
 
 
 def test_rejecting_a_suggestion_records_it_and_it_is_not_offered_again(app, db, client, comms) -> None:
@@ -441,3 +446,34 @@ def test_the_triage_page_lists_earlier_upheld_breaches_and_proposes_formal_actio
     html = client.get(f"/incidents/{current.id}").get_data(as_text=True)
     assert 'href="#step-escalate_to_formal">Escalate to formal action</a>' in html
     assert 'id="step-escalate_to_formal"' in html
+
+
+def test_verifying_a_removal_asks_for_a_fresh_capture_and_keeps_it(app, db, client, comms) -> None:
+    registry = app.extensions["breachdesk.workflows"]
+    incident = _nhs_incident(db, registry, db.merge(comms), workflow="content-removal")
+    assert "add a fresh screenshot showing the post gone" not in client.get(f"/incidents/{incident.id}").get_data(
+        as_text=True)  # nothing to verify before removal is requested
+    token = csrf_token(client, f"/incidents/{incident.id}")
+    assert client.post(f"/incidents/{incident.id}/transitions/request_removal", data={
+        "request_removal-csrf_token": token, "request_removal-version": str(incident.version),
+        "request_removal-f_requested_via": "direct_message"}).status_code == 302
+    db.expire_all()
+    [deadline] = db.scalars(select(Deadline).where(Deadline.incident_id == incident.id)).all()
+    assert deadline.due_at - deadline.started_at == timedelta(hours=24)  # PII not confirmed: the usual day
+    html = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "Before you take “Verify removal”, add a fresh screenshot showing the post gone" in html
+    gone = PNG + b"post-removed"
+    response = client.post(f"/incidents/{incident.id}/evidence", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(client, f"/incidents/{incident.id}"), "file": (io.BytesIO(gone), "gone.png"),
+        "description": "The post's address now says the page does not exist"})
+    assert response.status_code == 302
+    version = db.get(Incident, incident.id).version
+    response = client.post(f"/incidents/{incident.id}/transitions/verify_removed", data={
+        "verify_removed-csrf_token": csrf_token(client, f"/incidents/{incident.id}"),
+        "verify_removed-version": str(version), "verify_removed-comment": "Checked: gone (see gone.png)."})
+    assert response.status_code == 302
+    db.expire_all()
+    fresh = db.get(Incident, incident.id)
+    assert fresh.state == "verified_removed"
+    [evidence] = fresh.evidence_files
+    assert evidence.sha256 == hashlib.sha256(gone).hexdigest() and evidence.original_name == "gone.png"

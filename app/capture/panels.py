@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from app.models import Incident, User
+from app.models.evidence import REPORT_CHANNELS
 from app.permissions import can_decide_suggestions, can_open
 from app.services import suggestions as suggestion_service
 from app.services.intake import earlier_breaches
@@ -16,6 +17,7 @@ from app.workflow import TransitionDef, WorkflowDef, WorkflowRegistry
 
 FORMAL_ACTION = "formal-action"
 ESCALATE_TO_FORMAL = "escalate_to_formal"
+VERIFY_REMOVED = "verify_removed"
 
 
 @dataclass
@@ -32,11 +34,14 @@ class TriagePanels:
     may_decide: bool = False  # the user may accept or reject; ``offers`` are those still open
     offers: list[Offer] = field(default_factory=list)
     repeat: RepeatPanel | None = None
+    # The step that closes a removal as done, when the user may take it: the page asks for a fresh capture first.
+    verify_step: TransitionDef | None = None
+    channels: dict[str, str] = field(default_factory=lambda: dict(REPORT_CHANNELS))
 
 
 def triage_panels(session: Session, registry: WorkflowRegistry, incident: Incident, definition: WorkflowDef,
                   actor: User, transitions: list[TransitionDef], found: PostSuggestions) -> TriagePanels:
-    panels = TriagePanels()
+    panels = TriagePanels(verify_step=next((t for t in transitions if t.key == VERIFY_REMOVED), None))
     if can_decide_suggestions(actor, incident):
         panels.may_decide = True
         panels.offers = suggestion_service.open_offers(incident, registry.catalogues, found)

@@ -170,9 +170,9 @@ def add_shift(session: Session, *, actor: User, duty: str, user_id: int | None, 
     clash = session.scalars(select(OnCallShift).where(OnCallShift.duty == duty, OnCallShift.starts_at < ends_at,
                                                       OnCallShift.ends_at > starts_at).limit(1)).first()
     if clash is not None:
-        raise InvalidInput(f"That shift overlaps {clash.user.name}'s shift ({_local(clash.starts_at)} to "
-                           f"{_local(clash.ends_at)}); one person is on call at a time. Change the times or "
-                           "remove the other shift first.", {"starts_at": "overlaps another shift"})
+        other = f"{clash.user.name}'s shift ({_local(clash.starts_at)} to {_local(clash.ends_at)})"
+        raise InvalidInput(f"That shift overlaps {other}; one person is on call at a time. Change the times or "
+                           "remove the other shift first.", {"starts_at": f"overlaps {other}"})
     shift = OnCallShift(duty=duty, user_id=person.id, starts_at=starts_at, ends_at=ends_at, note=clean_note or None)
     session.add(shift)
     session.flush()

@@ -7,7 +7,8 @@ same run and on the same pooled database connection, the *raw floor*: hand-writt
 writing) the same rows through the bare DB-API cursor, timed the same way. The ratio app/floor says
 how much the app adds over the database itself (ORM, templates, Flask, permissions, Python).
 
-Benchmarks: ``queue`` (the /incidents list as HTML), ``incident`` (an incident page), ``sweep`` (the
+Benchmarks: ``queue`` (the /incidents list as HTML), ``search`` (full-text search, best 50 matches, for
+rare, common and very common words), ``incident`` (an incident page), ``sweep`` (the
 deadline sweep, rolled back after timing) and ``transitions`` (take_transition throughput; these
 commit, so they change the database). Run them on a generated database (``python -m bench.generate``).
 """
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -39,7 +41,7 @@ from app.models import Incident, User
 from app.permissions import COLLEGE_WIDE_ROLES
 from bench.generate import BENCH_PASSWORD, EMAIL_DOMAIN, approx_duration, audit_hash
 
-BENCHMARKS = ("queue", "incident", "sweep", "transitions")
+BENCHMARKS = ("queue", "search", "incident", "sweep", "transitions")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 INCIDENT_LINK = re.compile(r'href="/incidents/(\d+)"')
 PAGE_SIZE = 50
@@ -214,65 +216,190 @@ class Bench:
         with self.app.app_context():
             max_id = db.session.scalar(select(func.max(Incident.id))) or 1
             state = _busy_state(db.session)
+            due_cursor = _deep_due_cursor(db.session)
         deep = max(2, int(max_id * 0.1))
         filters = [("none", {}), ("workflow", {"workflow": "content-removal"}), ("state", {"state": state}),
-                   ("closed", {"status": "closed"})]
+                   ("closed", {"status": "closed"}), ("severity", {"severity": "high"}), ("overdue", {"overdue": "1"}),
+                   ("due sort", {"sort": "due"})]
         for role in ("admin", "comms"):
             user = self.user(role)
             client = self.login(user.email)
             for name, params in filters:
+                due = params.get("sort") == "due"
                 for page, before in (("first", None), ("deep", deep)):
-                    query = dict(params, **({"before": str(before)} if before else {}))
-                    path = "/incidents" + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-                    statement = self._queue_sql(user, params, before)
+                    cursor = (due_cursor if due else str(before)) if before else None
+                    query = dict(params, **({("after" if due else "before"): cursor} if cursor else {}))
+                    path = "/incidents" + ("?" + "&".join(f"{k}={quote(v)}" for k, v in query.items())
+                                           if query else "")
+                    statements = [self._queue_sql(user, params, cursor)]
+                    if "workflow" in params:  # the page also shows capped counts per state
+                        statements.append(self._counts_sql(user, params))
                     app_ids = [int(x) for x in INCIDENT_LINK.findall(self.get_page(client, path))]
-                    floor_ids = [row[0] for row in self.fetch([statement])[0]][:PAGE_SIZE]
+                    floor_ids = [row[0] for row in self.fetch(statements)[0]][:PAGE_SIZE]
                     if app_ids != floor_ids:
                         raise RuntimeError(f"queue {role} {name} {page}: the floor query returns other rows "
                                            f"than the page shows ({floor_ids[:5]}… vs {app_ids[:5]}…)")
                     app_ms, floor_ms = compare(lambda _i, c=client, p=path: self.get_page(c, p),
-                                               lambda _i, s=statement: self.fetch_timed([s])[0], self.iterations,
+                                               lambda _i, s=statements: self.fetch_timed(s)[0], self.iterations,
                                                self.warmup)
                     self.record(Result("queue", f"{role} {name} {page}", Figures.of(app_ms), Figures.of(floor_ms),
                                        {"path": path, "rows": len(app_ids)}))
 
-    def _queue_sql(self, user: User, params: dict[str, str], before: int | None) -> tuple[str, list[Any]]:
+    def _queue_where(self, user: User, params: dict[str, str]) -> tuple[list[str], list[Any]]:
         where, args = [], []
         if user.role != "admin":
             # app.permissions.knowable_incidents (= visible_incidents unless admin), written by hand
-            own = ("(i.assignee_id = ? OR i.created_by_id = ? OR EXISTS (SELECT 1 FROM incident_shares s "
-                   "WHERE s.incident_id = i.id AND s.user_id = ? AND s.revoked_at IS NULL "
-                   "AND (s.expires_at IS NULL OR s.expires_at > ?)))")
-            args += [user.id, user.id, user.id, self.when(datetime.now(UTC))]
-            if user.role in COLLEGE_WIDE_ROLES:
-                shared, extra = "i.side = 'college'", []
-            elif user.role == "comms" and user.team_id is not None:
-                shared, extra = "i.side = 'college' AND i.team_id = ?", [user.team_id]
-            elif user.role == "regional_officer" and user.team_id is not None:
-                shared, extra = "i.side <> 'college' AND i.team_id = ?", [user.team_id]
-            else:
-                shared, extra = "1 = 0", []
-            where.append(f"({own} OR (NOT i.restricted AND {shared}))")
-            args += extra
+            visible, args = self._visible_sql(user)
+            where.append(visible)
         if "workflow" in params:
             where.append("i.workflow_key = ?")
             args.append(params["workflow"])
         if "state" in params:
             where.append("i.state = ?")
             args.append(params["state"])
+        if "severity" in params:
+            where.append("i.severity = ?")
+            args.append(params["severity"])
+        if "overdue" in params:
+            where.append("i.id IN (SELECT o.incident_id FROM deadlines o WHERE o.status = 'running' "
+                         "AND o.due_at <= ?)")
+            args.append(self.when(datetime.now(UTC)))
         status = params.get("status", "open")
         if status == "open":
             where.append("i.closed_at IS NULL")
         elif status == "closed":
             where.append("i.closed_at IS NOT NULL")
-        if before:
+        return where, args
+
+    def _queue_sql(self, user: User, params: dict[str, str], cursor: str | None) -> tuple[str, list[Any]]:
+        where, args = self._queue_where(user, params)
+        if params.get("sort") == "due":
+            # The earliest running deadline stands for its incident; walked in (due_at, id) order.
+            where += ["d.status = 'running'",
+                      "NOT EXISTS (SELECT 1 FROM deadlines e WHERE e.incident_id = d.incident_id AND "
+                      "e.status = 'running' AND (e.due_at < d.due_at OR (e.due_at = d.due_at AND e.id < d.id)))"]
+            if cursor:
+                moment, _, deadline_id = cursor[4:].rpartition("~")
+                where.append("(d.due_at > ? OR (d.due_at = ? AND d.id > ?))")
+                due = self.when(datetime.fromisoformat(moment))
+                args += [due, due, int(deadline_id)]
+            sql = ("SELECT i.*, d.due_at, d.id, u.*, p.* FROM deadlines d JOIN incidents i ON i.id = d.incident_id "
+                   "LEFT OUTER JOIN users u ON u.id = i.assignee_id LEFT OUTER JOIN people p ON p.id = i.subject_id "
+                   f"WHERE {' AND '.join(where)} ORDER BY d.due_at, d.id LIMIT {PAGE_SIZE + 1}")
+            return sql, args
+        if cursor:
             where.append("i.id < ?")
-            args.append(before)
+            args.append(int(cursor))
         sql = ("SELECT i.*, u.*, p.* FROM incidents i LEFT OUTER JOIN users u ON u.id = i.assignee_id "
                "LEFT OUTER JOIN people p ON p.id = i.subject_id"
                + (" WHERE " + " AND ".join(where) if where else "")
                + f" ORDER BY i.id DESC LIMIT {PAGE_SIZE + 1}")
         return sql, args
+
+    def _counts_sql(self, user: User, params: dict[str, str]) -> tuple[str, list[Any]]:
+        """Capped counts per state of the chosen workflow (app.services.queue.state_counts), by hand."""
+        from app.services.queue import COUNT_CAP
+
+        definition = self.app.extensions["breachdesk.workflows"].get(params["workflow"])
+        base = {k: v for k, v in params.items() if k != "state"}
+        status = params.get("status", "open")
+        parts, args = [], []
+        for state, spec in definition.states.items():
+            if (status == "open" and spec.final) or (status == "closed" and not spec.final):
+                continue  # as the app: open incidents are never in a final state, closed ones always
+            where, where_args = self._queue_where(user, base)
+            parts.append(f"SELECT ?, count(*) FROM (SELECT i.id FROM incidents i WHERE {' AND '.join(where)} "
+                         f"AND i.state = ? LIMIT {COUNT_CAP + 1}) AS c")
+            args += [state, *where_args, state]
+        return " UNION ALL ".join(parts), args
+
+    # --- 2. full-text search ----------------------------------------------------------------------
+    def bench_search(self) -> None:
+        """The queue page searching every incident (status=all) for one word, best 50 matches first, for a
+        rare, a common and a very common word (bench/words.py's frequency tiers) and a two-word query. The
+        floor is hand-written FTS SQL with the same bounded candidate set, visibility and order, plus the
+        page's snippet texts, on the same connection."""
+        from bench import words
+
+        tiers = words.search_terms()
+        queries = [("rare", tiers["rare"]), ("common", tiers["common"]), ("very common", tiers["very_common"]),
+                   ("two words", f"{tiers['very_common']} {tiers['common']}")]
+        for role in ("admin", "comms"):
+            user = self.user(role)
+            client = self.login(user.email)
+            for name, query in queries:
+                path = "/incidents?status=all&q=" + query.replace(" ", "+")
+                statement = self._search_sql(user, query.split())
+                app_ids = [int(x) for x in INCIDENT_LINK.findall(self.get_page(client, path))]
+                floor_ids = [row[0] for row in self.fetch([statement])[0]][:PAGE_SIZE]
+                if app_ids != floor_ids:
+                    raise RuntimeError(f"search {role} {name}: the floor query returns other rows than the page "
+                                       f"shows ({floor_ids[:5]}… vs {app_ids[:5]}…)")
+                texts = self._snippet_sql(app_ids)
+                app_ms, floor_ms = compare(lambda _i, c=client, p=path: self.get_page(c, p),
+                                           lambda _i, s=statement, t=texts: self.fetch_timed([s, *t])[0],
+                                           self.iterations, self.warmup)
+                self.record(Result("search", f"{role} {name}", Figures.of(app_ms), Figures.of(floor_ms),
+                                   {"path": path, "rows": len(app_ids), "matches": self._match_counts(query)}))
+
+    def _visible_sql(self, user: User) -> tuple[str, list[Any]]:
+        """app.permissions.visible_incidents, written by hand (searching needs the right to read)."""
+        own = ("(i.assignee_id = ? OR i.created_by_id = ? OR EXISTS (SELECT 1 FROM incident_shares s "
+               "WHERE s.incident_id = i.id AND s.user_id = ? AND s.revoked_at IS NULL "
+               "AND (s.expires_at IS NULL OR s.expires_at > ?)))")
+        args: list[Any] = [user.id, user.id, user.id, self.when(datetime.now(UTC))]
+        if user.role == "admin":
+            return f"({own} OR NOT i.restricted)", args
+        if user.role in COLLEGE_WIDE_ROLES:
+            shared, extra = "i.side = 'college'", []
+        elif user.role == "comms" and user.team_id is not None:
+            shared, extra = "i.side = 'college' AND i.team_id = ?", [user.team_id]
+        elif user.role == "regional_officer" and user.team_id is not None:
+            shared, extra = "i.side <> 'college' AND i.team_id = ?", [user.team_id]
+        else:
+            shared, extra = "1 = 0", []
+        return f"({own} OR (NOT i.restricted AND {shared}))", args + extra
+
+    def _search_sql(self, user: User, terms: list[str]) -> tuple[str, list[Any]]:
+        from app.services.search import CANDIDATES
+
+        visible, args = self._visible_sql(user)
+        if self.dialect == "sqlite":
+            match = " ".join(f'"{t.lower()}"' for t in terms)
+            sources = ("SELECT rowid AS incident_id, rank AS score FROM incidents_fts WHERE incidents_fts MATCH ? "
+                       "ORDER BY rowid DESC LIMIT ?")
+            hits = (f"SELECT * FROM ({sources}) UNION ALL SELECT p.incident_id, f.score FROM (SELECT rowid AS id, "
+                    "rank AS score FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f "
+                    "JOIN posts p ON p.id = f.id UNION ALL SELECT a.incident_id, f.score FROM (SELECT rowid AS id, "
+                    "rank AS score FROM notes_fts WHERE notes_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f "
+                    "JOIN audit_events a ON a.id = f.id")
+            hit_args: list[Any] = [match, CANDIDATES] * 3
+        else:  # the expressions of migration 0008's GIN indexes
+            from app.services.search import _postgresql_sources
+
+            hits = _postgresql_sources(CANDIDATES).replace(":q", "?").replace(":limit", "?")
+            hit_args = [" ".join(terms), " ".join(terms), CANDIDATES] * 3  # per source: rank, match, limit
+        sql = ("SELECT i.*, h.score, u.*, p.* FROM incidents i JOIN (SELECT incident_id, min(score) AS score "
+               f"FROM ({hits}) AS x GROUP BY incident_id) h ON h.incident_id = i.id "
+               "LEFT OUTER JOIN users u ON u.id = i.assignee_id LEFT OUTER JOIN people p ON p.id = i.subject_id "
+               f"WHERE {visible} ORDER BY h.score, i.id DESC LIMIT {PAGE_SIZE + 1}")
+        return sql, hit_args + args
+
+    @staticmethod
+    def _snippet_sql(ids: list[int]) -> list[tuple[str, list[Any]]]:
+        marks = ", ".join("?" for _ in ids) or "NULL"
+        return [(f"SELECT incident_id, text FROM posts WHERE incident_id IN ({marks}) AND text IS NOT NULL "
+                 "ORDER BY id", list(ids)),
+                (f"SELECT incident_id, comment FROM audit_events WHERE incident_id IN ({marks}) "
+                 "AND comment IS NOT NULL ORDER BY id", list(ids))]
+
+    def _match_counts(self, query: str) -> dict[str, int] | None:
+        if self.dialect != "sqlite":
+            return None
+        match = " ".join(f'"{t.lower()}"' for t in query.split())
+        counts = self.fetch([(f"SELECT count(*) FROM {t} WHERE {t} MATCH ?", [match])
+                             for t in ("incidents_fts", "posts_fts", "notes_fts")])
+        return {t: c[0][0] for t, c in zip(("titles", "posts", "notes"), counts, strict=True)}
 
     # --- 3. the incident page ---------------------------------------------------------------------
     def bench_incident(self) -> None:
@@ -486,6 +613,16 @@ def _check_revision(url: str, engine: Any) -> None:
         raise SystemExit(f"bench.run: the database is at revision {', '.join(sorted(current)) or 'none'} but the code "
                          f"expects {', '.join(sorted(heads))}: run `breachdesk db upgrade` on it "
                          "(BREACHDESK_DATABASE_URL=…) or generate it again")
+
+
+def _deep_due_cursor(session: Any) -> str:
+    """A cursor about a tenth of the way down the running deadlines, as the due-sorted queue writes it."""
+    from app.models import Deadline
+
+    running = _count_running(session)
+    row = session.execute(select(Deadline.due_at, Deadline.id).where(Deadline.status == "running")
+                          .order_by(Deadline.due_at, Deadline.id).offset(max(1, running // 10)).limit(1)).first()
+    return f"due:{row[0].isoformat()}~{row[1]}" if row else "due:2000-01-01T00:00:00+00:00~0"
 
 
 def _count_running(session: Any) -> int:

@@ -179,10 +179,14 @@ def test_counts_per_state_are_shown_for_a_workflow_and_capped(client, app, db, s
     monkeypatch.setattr(queue, "COUNT_CAP", 2)
     html = client.get("/incidents?workflow=problem-solving").get_data(as_text=True)
     assert re.search(r"Reported: 2\+<", html)
-    counts = queue.state_counts(db, queue.QueueFilters(workflow="problem-solving", state="reported"),
-                                db.get(User, comms.id), ["reported", "closed_no_breach"])
+    counts = queue.state_counts(db, queue.QueueFilters(workflow="problem-solving", state="reported", status="all"),
+                                db.get(User, comms.id), [("reported", False), ("closed_no_breach", True)])
     assert [(c.state, c.count, c.capped, c.label) for c in counts] == [
         ("reported", 2, True, "2+"), ("closed_no_breach", 0, False, "0")]
+    # Open incidents are never in a final state, closed ones always are: those are not counted at all.
+    states = [("reported", False), ("closed_no_breach", True)]
+    assert queue.states_to_count(queue.QueueFilters(status="open"), states) == ["reported"]
+    assert queue.states_to_count(queue.QueueFilters(status="closed"), states) == ["closed_no_breach"]
 
 
 # --- bulk assign -----------------------------------------------------------------------------------------

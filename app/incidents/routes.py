@@ -79,13 +79,15 @@ def index() -> tuple[str, int]:
     cursor = request.args.get("after" if filters.sort == "due" else "before", "")[:80] or None
     result = queue_service.page(db.session, filters, actor, cursor=cursor)
     definition = registry.current.get(filters.workflow)
-    counts = queue_service.state_counts(db.session, filters, actor, list(definition.states) if definition else [])
-    assignable = [r.incident.id for r in result.rows if r.readable and can_assign(actor, r.incident)]
+    counts = queue_service.state_counts(db.session, filters, actor,
+                                        [(k, s.final) for k, s in definition.states.items()] if definition else [])
+    assignable = {r.incident.id for r in result.rows if r.readable and can_assign(actor, r.incident)}
     return render_template(
         "incidents/index.html", rows=result.rows, page=result, registry=registry, filters=filters,
         definition=definition, counts=counts, assignable=assignable, paged=cursor is not None,
-        people=queue_service.assignee_choices(db.session), subject_name=queue_service.subject_name(
-            db.session, filters, actor), clauses=registry.catalogues.all_current(), platforms=PLATFORMS,
+        people=queue_service.assignee_choices(db.session, actor), subject_name=queue_service.subject_name(
+            db.session, filters, actor), clauses=[(c.key, c.label) for c in registry.catalogues.all_current()],
+        platforms=PLATFORMS,
         severities=SEVERITIES, sorts=queue_service.SORTS, statuses=queue_service.STATUSES,
         openable=[d for d in registry if can_open(actor, d)], bulk_form=BulkAssignForm(),
     ), 400 if filters.errors else 200

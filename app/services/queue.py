@@ -165,8 +165,11 @@ class QueueFilters:
         if self.severity:
             where.append(Incident.severity == self.severity)
         if self.overdue:
-            where.append(exists().where(Deadline.incident_id == Incident.id, Deadline.status == "running",
-                                        or_(Deadline.breached_at.is_not(None), Deadline.due_at < utcnow())))
+            # "Breached or past due" is "running and due by now": the sweep marks a deadline breached only
+            # once it is due, and an extension to a later time clears the mark (app/services/deadlines.py).
+            # Asked this way the (status, due_at) index finds the few overdue deadlines directly.
+            where.append(Incident.id.in_(select(Deadline.incident_id).where(Deadline.status == "running",
+                                                                            Deadline.due_at <= utcnow())))
         if self.platform:
             where.append(exists().where(Post.incident_id == Incident.id, Post.platform == self.platform))
         if self.subject:
@@ -357,10 +360,20 @@ class StateCount:
         return f"{COUNT_CAP:,}+" if self.capped else f"{self.count:,}"
 
 
-def state_counts(session: Session, filters: QueueFilters, actor: User, states: Sequence[str]) -> list[StateCount]:
+def states_to_count(filters: QueueFilters, states: Sequence[tuple[str, bool]]) -> list[str]:
+    """The states worth counting, from (state, is final) pairs: open incidents never stand in a final state
+    and closed ones always do, so those counts would be zero (and cost a scan of the state's incidents)."""
+    return [state for state, final in states
+            if not (filters.status == "open" and final) and not (filters.status == "closed" and not final)]
+
+
+def state_counts(session: Session, filters: QueueFilters, actor: User,
+                 states: Sequence[tuple[str, bool]]) -> list[StateCount]:
     """How many incidents are in each state under the current filter (the state filter itself aside), each
-    counted up to ``COUNT_CAP`` through the (workflow_key, state) index. Only for a chosen workflow."""
-    if not filters.workflow or not states or filters.errors or filters.unsearchable:
+    counted up to ``COUNT_CAP`` through the (workflow_key, state) index. Only for a chosen workflow; ``states``
+    are its (state, is final) pairs."""
+    wanted = states_to_count(filters, states)
+    if not filters.workflow or not wanted or filters.errors or filters.unsearchable:
         return []
     if filters.q and filters.sort == "relevance":
         filters = replace(filters, sort="newest")  # a count needs every match, not the ranked candidates
@@ -371,11 +384,11 @@ def state_counts(session: Session, filters: QueueFilters, actor: User, states: S
         select(literal(state).label("state"), func.count().label("n")).select_from(
             select(Incident.id).where(*where, Incident.state == state).limit(COUNT_CAP + 1).subquery()
         )
-        for state in states
+        for state in wanted
     ]
     counted = {state: n for state, n in session.execute(union_all(*parts))}
     return [StateCount(state, min(counted.get(state, 0), COUNT_CAP), counted.get(state, 0) > COUNT_CAP)
-            for state in states]
+            for state in wanted]
 
 
 # --- exports --------------------------------------------------------------------------------------
@@ -395,14 +408,17 @@ def export_rows(session: Session, filters: QueueFilters, actor: User, limit: int
 
 # --- choices for the filter form ----------------------------------------------------------------------
 
-def assignee_choices(session: Session, limit: int = 500) -> list[User]:
-    """People a case can be assigned to (the select on the page); the rule per incident is in permissions."""
-    from app.permissions import ASSIGNABLE_ROLES
+def assignee_choices(session: Session, actor: User, limit: int = 500) -> list[tuple[str, str]]:
+    """(user id, name) of the people the page offers as assignees: the actor's own team and the college-wide
+    roles (everyone, for an administrator or someone without a team). Plain tuples: the page renders them
+    twice. Whether someone may hold a given incident is decided per incident in app.permissions."""
+    from app.permissions import ASSIGNABLE_ROLES, COLLEGE_WIDE_ROLES
 
-    return list(session.scalars(
-        select(User).where(User.active.is_(True), User.role.in_(ASSIGNABLE_ROLES)).order_by(User.name, User.id)
-        .limit(limit)
-    ))
+    query = select(User.id, User.name).where(User.active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
+    if actor.role != "admin" and actor.team_id is not None:
+        query = query.where(or_(User.team_id == actor.team_id, User.role.in_(COLLEGE_WIDE_ROLES)))
+    return [(str(user_id), name) for user_id, name in session.execute(query.order_by(User.name, User.id)
+                                                                        .limit(limit))]
 
 
 def subject_name(session: Session, filters: QueueFilters, actor: User) -> str | None:

@@ -30,7 +30,7 @@ MAX_TERMS = 8
 MAX_TERM_LENGTH = 64
 # Relevance ranking looks at this many of the newest matches from each source (titles, posts, notes), so a
 # word found in half the incidents costs the same as a rare one; sorting by newest or due date sees all.
-CANDIDATES = 1000
+CANDIDATES = 300
 
 WORD = re.compile(r"[^\W_]+")
 

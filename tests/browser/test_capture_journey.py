@@ -185,3 +185,13 @@ def test_a_bad_capture_is_refused_in_the_browser_with_nothing_stored(page: Page,
     with live_server.app.app_context():
         assert db.session.query(Incident).count() == before
     db.session.remove()
+
+
+def test_the_capture_form_fits_a_phone(page: Page, sign_in, screenshot) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("comms")
+    page.goto("/posts/new")
+    expect(page.get_by_role("heading", name="Log a reported post")).to_be_visible()
+    screenshot(page, "phone")
+    widths = page.evaluate("() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})")
+    assert widths["scroll"] <= widths["inner"] + 1, f"the capture form scrolls sideways on a phone: {widths}"

@@ -66,9 +66,11 @@ def _form(client, **overrides) -> dict:
         "workflow": "problem-solving",
         "severity": "medium",
         "title": "",
-        "files": [(io.BytesIO(PNG), "screenshot.png")],
+        "files": [(PNG, "screenshot.png")],
     }
     data.update(overrides)
+    if data.get("files"):  # bytes here: a parametrized BytesIO would be closed after its first use
+        data["files"] = [(io.BytesIO(body) if isinstance(body, bytes) else body, name) for body, name in data["files"]]
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -161,11 +163,10 @@ def test_content_removal_can_be_chosen_and_the_author_may_be_unknown(db, client,
     ({"author_handle": "<script>alert(1)</script>"}, "has characters no platform allows"),
     ({"handles-0-handle": "dr x; drop"}, "has characters no platform allows"),
     ({"handles-0-platform": ""}, "Choose the platform of each"),
-    ({"files": [(io.BytesIO(b"%PDF-1.7 not a png"), "screenshot.png")]}, "which does not match its .png extension"),
-    ({"files": [(io.BytesIO(PNG), "fine.png"), (io.BytesIO(b"<html><script>x</script>"), "notes.txt")]},
-     "web page or SVG markup"),
-    ({"files": [(io.BytesIO(PNG), "tool.exe")]}, "files of this type are not accepted"),
-    ({"files": [(io.BytesIO(b""), "empty.png")]}, "is empty"),
+    ({"files": [(b"%PDF-1.7 not a png", "screenshot.png")]}, "which does not match its .png extension"),
+    ({"files": [(PNG, "fine.png"), (b"<html><script>x</script>", "notes.txt")]}, "web page or SVG markup"),
+    ({"files": [(PNG, "tool.exe")]}, "files of this type are not accepted"),
+    ({"files": [(b"", "empty.png")]}, "is empty"),
     ({"subject_name": "", "handles-0-handle": "brand_new_handle"}, "Give the author&#39;s name"),
     ({"clauses": ["rcr:99.99"]}, "Unknown clause"),
 ])

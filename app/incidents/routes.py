@@ -104,7 +104,7 @@ def bulk_assign() -> Response:
         return redirect(back)
     actor = current_user._get_current_object()
     choice = (form.assignee.data or "").strip()
-    assignee = db.session.get(User, int(choice)) if choice.isdigit() else None
+    assignee = db.session.get(User, int(choice)) if queue_service.is_id(choice) else None
     if choice != "none" and assignee is None:
         flash("Not assigned: choose who should hold them (or 'Nobody').", "error")
         return redirect(back)

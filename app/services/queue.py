@@ -45,6 +45,11 @@ REFERENCE = re.compile(r"^[A-Za-z]{1,8}-\d{4}-\d{1,9}$")
 UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
+def is_id(text: str | None) -> bool:
+    """Digits only and short enough for any integer column (a longer one would overflow the driver)."""
+    return bool(text) and text.isascii() and text.isdigit() and len(text) <= 12  # type: ignore[union-attr]
+
+
 def parse_uk_date(value: str) -> date:
     """A date typed the UK way (DD/MM/YYYY), or as a date input sends it (YYYY-MM-DD)."""
     match = UK_DATE.match(value)
@@ -92,7 +97,7 @@ class QueueFilters:
         if dates["opened_from"] and dates["opened_to"] and dates["opened_from"] > dates["opened_to"]:
             errors.append("Opened from must be on or before Opened to.")
         assignee = clean("assignee")
-        if assignee not in ("me", "none") and not assignee.isdigit():
+        if assignee not in ("me", "none") and not is_id(assignee):
             assignee = ""
         subject = clean("subject")
         q = clean("q", 200)
@@ -105,7 +110,7 @@ class QueueFilters:
             clause=clean("clause"), severity=s if (s := clean("severity")) in SEVERITIES else "",
             overdue=clean("overdue") in ("1", "on", "yes", "true"),
             platform=p if (p := clean("platform")) in PLATFORMS else "",
-            subject=int(subject) if subject.isdigit() and len(subject) < 10 else None,
+            subject=int(subject) if is_id(subject) else None,
             opened_from=dates["opened_from"], opened_to=dates["opened_to"],
             status=status if status in STATUSES else "open", q=q, sort=sort, errors=tuple(errors),
         )
@@ -241,7 +246,7 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     elif filters.sort == "due":
         incidents, next_cursor = _by_due(session, where, eager, cursor, size)
     else:
-        before = int(cursor) if cursor and cursor.isdigit() else None
+        before = int(cursor) if is_id(cursor) else None
         query = select(Incident).where(*where)
         if before:
             query = query.where(Incident.id < before)
@@ -283,7 +288,7 @@ def _by_due(session: Session, where: list[ColumnElement[bool]], eager: tuple, cu
             last_key = f"due:{due_at.isoformat()}~{deadline_id}"
         if len(found) > size:
             return out, last_key
-    before = int(cursor[5:]) if phase_none and cursor[5:].isdigit() else None  # type: ignore[index]
+    before = int(cursor[5:]) if phase_none and is_id(cursor[5:]) else None  # type: ignore[index]
     query = select(Incident).where(
         *where, ~exists().where(Deadline.incident_id == Incident.id, Deadline.status == "running"))
     if before:
@@ -305,7 +310,7 @@ def _relevance_cursor(cursor: str | None) -> tuple[float, int] | None:
         value = float(score)
     except ValueError:
         return None
-    return (value, int(incident_id)) if incident_id.isdigit() and math.isfinite(value) else None
+    return (value, int(incident_id)) if is_id(incident_id) and math.isfinite(value) else None
 
 
 def _due_cursor(cursor: str | None) -> tuple[datetime, int] | None:
@@ -316,7 +321,7 @@ def _due_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         due = datetime.fromisoformat(moment)
     except ValueError:
         return None
-    if due.tzinfo is None or not deadline_id.isdigit():
+    if due.tzinfo is None or not is_id(deadline_id):
         return None
     return due, int(deadline_id)
 
@@ -444,7 +449,7 @@ def parse_selection(values: Sequence[str]) -> list[Selected]:
     chosen: dict[int, Selected] = {}
     for value in values:
         incident_id, _, version = value.partition(":")
-        if not (incident_id.isdigit() and version.isdigit()) or len(value) > 30:
+        if not (is_id(incident_id) and is_id(version)):
             raise ServiceError("The selection was not understood; reload the queue and choose again.")
         chosen[int(incident_id)] = Selected(int(incident_id), int(version))
     return list(chosen.values())

@@ -78,9 +78,10 @@ def test_a_forwarded_tag_on_stdin_opens_a_referral_with_the_message_as_evidence(
     assert "opened" in done.stdout and "1 attachment(s) skipped" in done.stdout
     engine = _cli_db(cli_env)
     with engine.connect() as connection:
-        workflow, state, incident_id = connection.execute(
-            text("SELECT workflow_key, state, id FROM incidents")).one()
+        workflow, state, title = connection.execute(
+            text("SELECT workflow_key, state, title FROM incidents")).one()
         assert (workflow, state) == ("antagonistic-tag", "referred_to_director")
+        assert title == "Tag forwarded by e-mail: Fwd: hostile reply"
         files = connection.execute(text("SELECT original_name, sha256 FROM evidence_files ORDER BY id")).all()
         assert [f[0] for f in files] == ["forwarded-message.eml", "screenshot.png"]
         assert all(len(f[1]) == 64 for f in files)
@@ -95,7 +96,6 @@ def test_a_forwarded_tag_on_stdin_opens_a_referral_with_the_message_as_evidence(
         skipped = connection.execute(text("SELECT data FROM audit_events WHERE action = 'mail_in.received'")
                                      ).scalar_one()
         assert "run-me.exe" in str(skipped)
-    assert incident_id
 
 
 def test_a_forwarded_press_approach_on_stdin_tells_the_press_office(cli_env):

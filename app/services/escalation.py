@@ -60,6 +60,8 @@ class TagReport:
     text: str | None = None
     author_handle: str | None = None
     note: str | None = None
+    # Mail-in: the forwarded message's subject makes a better title than its first line.
+    title: str | None = None
 
 
 @dataclass
@@ -194,7 +196,7 @@ def escalate_tag(session: Session, registry: WorkflowRegistry, report: TagReport
     post = check_tag(report)
     where = PLATFORMS.get(post.platform, post.platform)
     gist = " ".join((post.text or post.url or "").split())
-    title = f"Officer tagged on {where}: {gist}"
+    title = " ".join(report.title.split()) if report.title else f"Officer tagged on {where}: {gist}"
     title = title if len(title) <= 120 else title[:117].rstrip() + "…"
     result: IntakeResult = report_post(
         session, registry,

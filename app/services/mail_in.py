@@ -196,7 +196,8 @@ def receive(session: Session, registry: WorkflowRegistry, raw: bytes, *, routes:
         else:
             link, platform = first_post_link(parsed.body)
             result = escalate_tag(session, registry, TagReport(platform=platform, link=link, text=parsed.body,
-                                                               note=f"Forwarded by e-mail: {subject}"),
+                                                               note=f"Forwarded by e-mail: {subject}",
+                                                               title=f"Tag forwarded by e-mail: {subject}"),
                                   actor=parsed.sender, folder=folder, files=files, channel="email",
                                   skip_refused_files=True)
     except ServiceError as error:

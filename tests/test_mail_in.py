@@ -214,3 +214,39 @@ def test_the_listener_refuses_unknown_senders_recipients_and_empty_messages(app,
 def test_mail_refused_carries_the_reply_and_exit_codes():
     assert MailRefused("x", 550).exit_code == 67
     assert MailRefused("x", 554).exit_code == 65
+
+
+def test_the_real_command_listens_takes_a_message_and_stops_on_sigterm(cli_env, tmp_path):
+    import os
+    import subprocess
+    import time
+
+    from tests.conftest import BREACHDESK
+
+    _users(cli_env)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
+    env.update(BREACHDESK_DATABASE_URL=cli_env.url, BREACHDESK_SECRET_KEY="cli-test",
+               BREACHDESK_EVIDENCE_PATH=str(tmp_path / "evidence"))
+    server = subprocess.Popen([BREACHDESK, "mail-in", "--listen", f"127.0.0.1:{port}"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening for SMTP" in server.stdout.readline()
+        deadline = time.monotonic() + 30
+        while True:  # the controller is up once it answers
+            try:
+                smtp = smtplib.SMTP("127.0.0.1", port, timeout=20)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the listener never answered"
+                time.sleep(0.2)
+        with smtp:
+            smtp.send_message(message(sender="officer@example.org", to="escalate@x.example"),
+                              from_addr="officer@example.org", to_addrs=["escalate@x.example"])
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert "mail-in: BD-" in out
+    assert _count(_cli_db(cli_env), "incidents") == 1
+    assert len(list((tmp_path / "evidence").iterdir())) == 1  # the .eml, kept under a generated name

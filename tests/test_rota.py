@@ -168,3 +168,11 @@ def test_a_shift_that_has_started_cannot_be_removed(app, client, db, make, signe
 def test_only_administrators_see_the_rota(app, client, signed_in):
     signed_in("press_office")
     assert client.get("/admin/rota").status_code == 404
+
+
+def test_someone_on_call_who_has_left_the_press_office_is_passed_over():
+    moved = _user("moved")
+    moved.role = "comms"
+    shift = _shift(moved, uk(2026, 11, 27, 17, 0), uk(2026, 11, 30, 9, 0))
+    chosen = press_recipients(uk(2026, 11, 28, 11, 0), HOURS, [shift], PRESS)
+    assert chosen.users == PRESS and "nobody on call" in chosen.reason

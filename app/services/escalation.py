@@ -211,7 +211,9 @@ def escalate_tag(session: Session, registry: WorkflowRegistry, report: TagReport
     why = "the workflow's referral step told the Director of Communications"
     if not handed_on:
         # A further report, or an opener who cannot take the referral step: tell the Director directly.
-        headline = ("Antagonistic tag: reported again by another officer" if result.joined
+        # A joined report may land on another kind of file holding the same post (e.g. a content removal).
+        title = registry.get(incident.workflow_key).title if incident.workflow_key in registry else "Incident"
+        headline = (f"{title}: the same post was reported again by an officer" if result.joined
                     else "Antagonistic tag: your attention is needed")
         for user in notifications.users_with_role_who_can_see(session, incident, Role.DIRECTOR_OF_COMMS):
             subject, body = notifications.incident_message(incident, headline)

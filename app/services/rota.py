@@ -89,7 +89,8 @@ def press_recipients(now: datetime, hours: OfficeHours, shifts: Sequence[OnCallS
     on call (active accounts only), else the press office with a note that nobody was on call."""
     if in_office_hours(now, hours):
         return Recipients(list(press_office), "office hours: the press office was told", on_call=False)
-    on_call = [s.user for s in covering(shifts, PRESS_DUTY, now) if s.user is not None and s.user.active]
+    on_call = [s.user for s in covering(shifts, PRESS_DUTY, now)
+               if s.user is not None and s.user.active and s.user.role in DUTIES[PRESS_DUTY]]
     if on_call:
         names = ", ".join(u.name for u in on_call)
         return Recipients(on_call, f"outside office hours: the on-call press officer ({names}) was told",

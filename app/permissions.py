@@ -120,9 +120,12 @@ ASSIGNABLE_ROLES = (Role.COMMS, Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE, Role.
 ASSIGNING_ROLES = (Role.ADMIN, Role.COMMS, Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE, Role.REGIONAL_OFFICER)
 
 
-def can_assign(user: User, incident: Incident) -> bool:
-    """Give an open incident to someone (or take it off them): those who can read it and hand out work."""
-    return can_view(user, incident) and user.role in ASSIGNING_ROLES and incident.closed_at is None
+def can_assign(user: User, incident: Incident, *, readable: bool | None = None) -> bool:
+    """Give an open incident to someone (or take it off them): those who can read it and hand out work.
+    ``readable``: ``can_view`` already decided for this row (the queue knows it from its visibility SQL)."""
+    if user.role not in ASSIGNING_ROLES or incident.closed_at is not None:
+        return False
+    return can_view(user, incident) if readable is None else readable
 
 
 def can_be_assigned(user: User, incident: Incident) -> bool:

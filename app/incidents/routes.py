@@ -81,10 +81,11 @@ def index() -> tuple[str, int]:
     definition = registry.current.get(filters.workflow)
     counts = queue_service.state_counts(db.session, filters, actor,
                                         [(k, s.final) for k, s in definition.states.items()] if definition else [])
-    assignable = {r.incident.id for r in result.rows if r.readable and can_assign(actor, r.incident)}
+    assignable = {r.incident.id for r in result.rows if can_assign(actor, r.incident, readable=r.readable)}
     return render_template(
         "incidents/index.html", rows=result.rows, page=result, registry=registry, filters=filters,
-        definition=definition, counts=counts, assignable=assignable, paged=cursor is not None,
+        definition=definition, counts=counts, count_cap=queue_service.COUNT_CAP, assignable=assignable,
+        paged=cursor is not None,
         people=queue_service.assignee_choices(db.session, actor), subject_name=queue_service.subject_name(
             db.session, filters, actor), clauses=[(c.key, c.label) for c in registry.catalogues.all_current()],
         platforms=PLATFORMS,

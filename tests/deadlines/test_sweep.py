@@ -584,7 +584,8 @@ def test_sweep_command_runs_as_of_a_given_time_and_prints_a_summary(command):
 
 
 def test_many_passed_deadlines_are_each_recorded_and_told_once_across_batches(db, make, registry, monkeypatch):
-    from app.services import audit, sweep as sweep_module
+    from app.services import audit
+    from app.services import sweep as sweep_module
 
     monkeypatch.setattr(sweep_module, "BATCH", 7)  # 20 deadlines: three batches, the last one partial
     comms = make.user("comms", team="communications")

@@ -81,7 +81,10 @@ def _sqlite_sources(limit: int | None) -> str:
 
 def _postgresql_sources(limit: int | None) -> str:
     # Scores as float8: a float4 read back as text would not round-trip through the page cursor.
-    bound = " ORDER BY {id} DESC LIMIT :limit" if limit else ""
+    # "+ 0": without it the planner may walk the primary key backwards and rebuild each row's tsvector until
+    # enough match, which for a word in a few percent of posts is hundreds of ms (bench: 620 ms vs 45 ms at
+    # 100k). With it, the GIN index finds the matches and only those are sorted.
+    bound = " ORDER BY {id} + 0 DESC LIMIT :limit" if limit else ""
     query = "plainto_tsquery('simple', :q)"
     return (
         f"(SELECT incidents.id AS incident_id, -ts_rank({PG_INCIDENT_TEXT}, {query})::float8 AS score"  # noqa: S608

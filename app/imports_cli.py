@@ -59,36 +59,66 @@ def _open(path: Path, fmt: str | None, mappings: tuple[str, ...], known: tuple[s
     return source
 
 
+# A transaction holds the write lock (SQLite) and the audit chain's head row (every audited change
+# elsewhere waits for it), so a batch is committed after --batch-size rows or this many seconds,
+# whichever comes first: people using the web app while an import runs wait at most about this long.
+MAX_BATCH_SECONDS = 1.0
+CHUNK = 20  # rows handed to the service at a time, between checks of the clock
+
+
 def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int, label: str,
          handle: Callable[[list[import_service.SourceRow]], list[import_service.RowOutcome]]
          ) -> tuple[import_service.Tally, float]:
     tally = import_service.Tally()
     started = time.monotonic()
     shown = 0
+    pending: list[import_service.RowOutcome] = []
+    batch_started: float | None = None
+    first_line = 0
     try:
         with import_service.RejectsWriter(rejects_path, source) as rejects, \
                 click.progressbar(length=max(source.size, 1), label=label, file=sys.stderr,
                                   show_pos=False, show_percent=True, show_eta=True,
                                   item_show_func=lambda _: f"{tally.rows:,} rows") as bar:
-            for batch in import_service.batches(source.rows(), batch_size):
+
+            def commit() -> None:
+                nonlocal pending, batch_started, shown
                 try:
-                    outcomes = handle(batch)
                     db.session.commit()
                 except Exception as error:
                     db.session.rollback()
-                    _fail(f"stopped at line {batch[0].line}: {error}. Rows before it were saved; run the same "
+                    _fail(f"stopped at line {first_line}: {error}. Rows before it were saved; run the same "
                           "command again to carry on (rows already imported are skipped).")
                 finally:
                     db.session.remove()  # a fresh session per batch: nothing from earlier batches is kept
-                for outcome in outcomes:
+                for outcome in pending:  # only now are they final
                     tally.add(outcome)
                     if outcome.status == import_service.REJECTED:
                         rejects.write(outcome)
+                pending, batch_started = [], None
                 position = source.bytes_read
                 bar.update(position - shown, None)
                 shown = position
-    except import_service.ImportFileError as error:
-        _fail(f"{error} Rows before it were saved.")
+
+            try:
+                for chunk in import_service.batches(source.rows(), min(batch_size, CHUNK)):
+                    if batch_started is None:
+                        batch_started, first_line = time.monotonic(), chunk[0].line
+                    try:
+                        pending += handle(chunk)
+                    except Exception as error:
+                        db.session.rollback()
+                        db.session.remove()
+                        _fail(f"stopped at line {first_line}: {error}. Rows before it were saved; run the same "
+                              "command again to carry on (rows already imported are skipped).")
+                    if len(pending) >= batch_size or time.monotonic() - batch_started >= MAX_BATCH_SECONDS:
+                        commit()
+            except import_service.ImportFileError as error:
+                if pending:
+                    commit()  # the rows read before the unreadable part are sound
+                _fail(f"{error} Rows before it were saved; the summary was not printed.")
+            if pending:
+                commit()
     finally:
         source.__exit__(None, None, None)
     return tally, time.monotonic() - started
@@ -112,7 +142,7 @@ def _rate(tally: import_service.Tally, seconds: float) -> str:
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write refused rows (default: FILE.rejects.csv).")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
-              help="Rows per transaction.")
+              help="Most rows per transaction (a transaction also ends after about a second).")
 def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[str, ...], workflow: str,
                  rejects_path: Path | None, batch_size: int) -> None:
     """Import reported posts from a monitoring tool's export (docs/import.md lists the columns).
@@ -159,7 +189,8 @@ def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[
               help="Read column SOURCE as TARGET, e.g. --map 'Full name=name'. Repeatable.")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write refused rows (default: FILE.rejects.csv).")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Most rows per transaction (a transaction also ends after about a second).")
 def import_people(file: Path, actor_email: str | None, fmt: str | None, mappings: tuple[str, ...],
                   rejects_path: Path | None, batch_size: int) -> None:
     """Import members and contributors with their handles from a membership system's export.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -308,3 +309,25 @@ def test_an_incident_as_json(app, db, client, make):
     assert [e.actor_id for e in denied] == [stranger.id]
     signed_out = app.test_client().get(f"/incidents/{incident_id}/export.json")
     assert signed_out.status_code in (302, 401)
+
+
+def test_a_file_that_stops_being_utf8_keeps_the_rows_before_it(cli_env, tmp_path):
+    assert cli_env("users", "create", "comms@example.org", "--name", "Comms", "--role", "comms", "--team",
+                   "communications", "--password-stdin", stdin="a long enough password 1\n").returncode == 0
+    path = tmp_path / "latin1.csv"
+    # More than the 8 KB decoded at a time, so the bad byte is met after some rows were handled.
+    good = "".join(f"x,https://x.com/a/status/{1000000 + n},{'words ' * 70}\r\n" for n in range(30))
+    path.write_bytes(b"platform,url,text\r\n" + good.encode() + b"x,https://x.com/caf\xe9/status/1,\r\n")
+    result = cli_env("import", "posts", str(path), "--as", "comms@example.org")
+    assert result.returncode == 1 and "not UTF-8" in result.stderr and "byte 0xe9" in result.stderr
+    again = cli_env("import", "posts", str(path), "--as", "comms@example.org")
+    assert "Rows before it were saved" in again.stderr
+    # The rows decoded before the bad byte were saved (the ones in the same 8 KB as it could not be read):
+    # the fixed file imports only the others.
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_bytes(b"platform,url,text\r\n" + good.encode())
+    rerun = cli_env("import", "posts", str(fixed), "--as", "comms@example.org")
+    found = re.search(r"Imported (\d+) new .*?; (\d+) already recorded", rerun.stdout)
+    assert rerun.returncode == 0 and found, rerun.stdout
+    imported, already = int(found.group(1)), int(found.group(2))
+    assert already >= 10 and imported + already == 30

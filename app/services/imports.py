@@ -140,9 +140,11 @@ class SourceFile:
             self._reader = csv.reader(self._text)
             try:
                 self.header = next(self._reader, [])
-            except (UnicodeDecodeError, csv.Error) as error:
-                raise ImportFileError(f"{self.path.name}: the header cannot be read ({_decode_reason(error)}).") \
-                    from None
+            except UnicodeDecodeError as error:  # text is decoded 8 KB at a time: near the start
+                raise ImportFileError(f"{self.path.name} is not UTF-8 text ({_decode_reason(error)}); save it as "
+                                      "UTF-8 (CSV UTF-8 in Excel) and import it again.") from None
+            except csv.Error as error:
+                raise ImportFileError(f"{self.path.name}: the header cannot be read ({error}).") from None
             self._last_line = self._reader.line_num
             self.columns = [self.mapping.get(_column(name), _column(name)) for name in self.header]
         return self
@@ -239,11 +241,16 @@ def _decode_reason(error: Exception) -> str:
 
 def batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
     batch: list[SourceRow] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except ImportFileError:
+        if batch:  # the rows read before the file became unreadable are still handled
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch
 

@@ -329,7 +329,9 @@ class Bench:
             client = self.login(user.email)
             for name, query in queries:
                 path = "/incidents?status=all&q=" + query.replace(" ", "+")
-                statement = self._search_sql(user, query.split())
+                probes = self._probe_sql(query.split())
+                common = self._common(probes)
+                statement = self._search_sql(user, query.split(), common)
                 app_ids = [int(x) for x in INCIDENT_LINK.findall(self.get_page(client, path))]
                 floor_ids = [row[0] for row in self.fetch([statement])[0]][:PAGE_SIZE]
                 if app_ids != floor_ids:
@@ -337,10 +339,28 @@ class Bench:
                                        f"shows ({floor_ids[:5]}… vs {app_ids[:5]}…)")
                 texts = self._snippet_sql(app_ids)
                 app_ms, floor_ms = compare(lambda _i, c=client, p=path: self.get_page(c, p),
-                                           lambda _i, s=statement, t=texts: self.fetch_timed([s, *t])[0],
-                                           self.iterations, self.warmup)
+                                           lambda _i, s=statement, t=texts, b=probes: self.fetch_timed(
+                                               [*b, s, *t])[0], self.iterations, self.warmup)
                 self.record(Result("search", f"{role} {name}", Figures.of(app_ms), Figures.of(floor_ms),
-                                   {"path": path, "rows": len(app_ids), "matches": self._match_counts(query)}))
+                                   {"path": path, "rows": len(app_ids), "matches": self._match_counts(query),
+                                    "unscored": sorted(common)}))
+
+    def _probe_sql(self, terms: list[str]) -> list[tuple[str, list[Any]]]:
+        """app.services.search.common_sources by hand: is each FTS5 table's match list longer than COMMON?"""
+        from app.services.search import COMMON
+
+        if self.dialect != "sqlite":
+            return []
+        match = " ".join(f'"{t.lower()}"' for t in terms)
+        return [(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT ?)", [match, COMMON + 1])
+                for t in ("incidents_fts", "posts_fts", "notes_fts")]
+
+    def _common(self, probes: list[tuple[str, list[Any]]]) -> frozenset[str]:
+        from app.services.search import COMMON
+
+        counts = self.fetch(probes)
+        return frozenset(t for t, c in zip(("incidents_fts", "posts_fts", "notes_fts"), counts, strict=False)
+                         if c[0][0] > COMMON)
 
     def _visible_sql(self, user: User) -> tuple[str, list[Any]]:
         """app.permissions.visible_incidents, written by hand (searching needs the right to read)."""
@@ -360,19 +380,22 @@ class Bench:
             shared, extra = "1 = 0", []
         return f"({own} OR (NOT i.restricted AND {shared}))", args + extra
 
-    def _search_sql(self, user: User, terms: list[str]) -> tuple[str, list[Any]]:
+    def _search_sql(self, user: User, terms: list[str], common: frozenset[str]) -> tuple[str, list[Any]]:
         from app.services.search import CANDIDATES
 
         visible, args = self._visible_sql(user)
         if self.dialect == "sqlite":
             match = " ".join(f'"{t.lower()}"' for t in terms)
-            sources = ("SELECT rowid AS incident_id, rank AS score FROM incidents_fts WHERE incidents_fts MATCH ? "
-                       "ORDER BY rowid DESC LIMIT ?")
+            def rank(t: str) -> str:  # a very common word's source is not scored (see app.services.search)
+                return "0.0" if t in common else "rank"
+
+            sources = (f"SELECT rowid AS incident_id, {rank('incidents_fts')} AS score FROM incidents_fts "
+                       "WHERE incidents_fts MATCH ? ORDER BY rowid DESC LIMIT ?")
             hits = (f"SELECT * FROM ({sources}) UNION ALL SELECT p.incident_id, f.score FROM (SELECT rowid AS id, "
-                    "rank AS score FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f "
-                    "JOIN posts p ON p.id = f.id UNION ALL SELECT a.incident_id, f.score FROM (SELECT rowid AS id, "
-                    "rank AS score FROM notes_fts WHERE notes_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f "
-                    "JOIN audit_events a ON a.id = f.id")
+                    f"{rank('posts_fts')} AS score FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid DESC "
+                    "LIMIT ?) f JOIN posts p ON p.id = f.id UNION ALL SELECT a.incident_id, f.score FROM (SELECT "
+                    f"rowid AS id, {rank('notes_fts')} AS score FROM notes_fts WHERE notes_fts MATCH ? ORDER BY "
+                    "rowid DESC LIMIT ?) f JOIN audit_events a ON a.id = f.id")
             hit_args: list[Any] = [match, CANDIDATES] * 3
         else:  # the expressions of migration 0008's GIN indexes
             from app.services.search import _postgresql_sources

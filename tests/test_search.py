@@ -146,3 +146,21 @@ def test_the_index_follows_edits_and_deletions(client, app, db, signed_in):
     incident.bump_version()
     db.commit()
     assert _found(client, "axolotl")[0] == [incident_id]
+
+
+def test_very_common_words_are_ranked_without_bm25_but_title_matches_first(app, db, make, monkeypatch):
+    from app.services import queue
+
+    comms = make.user("comms", team="communications")
+    in_title = _open(app, db, comms, "Narwhal in the title")
+    posts = [_open(app, db, comms, f"Post {n}", post=PostInput(platform="x", url=f"https://x.com/a/status/{n}",
+                                                                 text="a narwhal again")) for n in range(3)]
+    actor = db.get(User, comms.id)
+    if db.get_bind().dialect.name == "sqlite":
+        monkeypatch.setattr(search, "COMMON", 2)  # three posts: "very common" in posts, not in titles
+        assert search.common_sources(db, ("narwhal",)) == {"posts_fts"}
+    page = queue.page(db, queue.QueueFilters(q="narwhal", status="all", sort="relevance"), actor)
+    found = [row.incident.id for row in page.rows]
+    assert sorted(found) == sorted([in_title, *posts])
+    if db.get_bind().dialect.name == "sqlite":
+        assert found == [in_title, *sorted(posts, reverse=True)]  # bm25-scored title, then unscored newest first

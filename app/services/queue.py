@@ -231,7 +231,8 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     eager = (joinedload(Incident.assignee), joinedload(Incident.subject))
     capped = False
     if filters.sort == "relevance" and filters.terms:
-        hits = search.ranked_candidates(dialect, filters.terms).subquery("hits")
+        common = search.common_sources(session, filters.terms)
+        hits = search.ranked_candidates(dialect, filters.terms, common=common).subquery("hits")
         query = select(Incident, hits.c.score).join(hits, hits.c.incident_id == Incident.id).where(*where)
         position = _relevance_cursor(cursor)
         if position is not None:

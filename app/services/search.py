@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 from sqlalchemy import Float, Integer, Select, TextClause, column, func, select, text
+from sqlalchemy.orm import Session
 
 # The FTS5 tables and their shadow tables: Alembic's autogenerate must not see them (no model declares them).
 FTS_TABLES = ("incidents_fts", "posts_fts", "notes_fts")
@@ -64,17 +65,42 @@ def fts5_query(terms: Iterable[str]) -> str:
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+# FTS5's bm25 first counts every row holding each term (a 600,000-row doclist at a million incidents: ~30 ms
+# even for LIMIT 1). So a source where the words are in more than COMMON rows is not scored by bm25: its
+# matches get score 0, after every bm25-scored match (bm25 is negative), newest first. A probe of at most
+# COMMON + 1 rowids per source decides (well under a millisecond).
+COMMON = 5000
+SQLITE_SOURCES = ("incidents_fts", "posts_fts", "notes_fts")
+
+
+def common_sources(session: Session, terms: tuple[str, ...]) -> frozenset[str]:
+    """The FTS5 tables in which these terms match more than ``COMMON`` rows (SQLite only)."""
+    if session.get_bind().dialect.name != "sqlite" or not terms:
+        return frozenset()
+    match = fts5_query(terms)
+    return frozenset(
+        table for table in SQLITE_SOURCES
+        if session.execute(text(f"SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH :q "  # noqa: S608
+                                "LIMIT :n)"), {"q": match, "n": COMMON + 1}).scalar_one() > COMMON
+    )
+
+
 # The SQL below is assembled from constants only; user text is always the bound parameter :q.
-def _sqlite_sources(limit: int | None) -> str:
+def _sqlite_sources(limit: int | None, common: frozenset[str] = frozenset()) -> str:
     bound = " ORDER BY rowid DESC LIMIT :limit" if limit else ""
+
+    def score(table: str) -> str:
+        return "0.0" if table in common else "rank"
+
     return (
         "SELECT f.id AS incident_id, f.score FROM"  # noqa: S608 - constants only
-        f" (SELECT rowid AS id, rank AS score FROM incidents_fts WHERE incidents_fts MATCH :q{bound}) AS f"
+        f" (SELECT rowid AS id, {score('incidents_fts')} AS score FROM incidents_fts"
+        f" WHERE incidents_fts MATCH :q{bound}) AS f"
         " UNION ALL SELECT posts.incident_id, f.score FROM"
-        f" (SELECT rowid AS id, rank AS score FROM posts_fts WHERE posts_fts MATCH :q{bound}) AS f"
+        f" (SELECT rowid AS id, {score('posts_fts')} AS score FROM posts_fts WHERE posts_fts MATCH :q{bound}) AS f"
         " JOIN posts ON posts.id = f.id"
         " UNION ALL SELECT audit_events.incident_id, f.score FROM"
-        f" (SELECT rowid AS id, rank AS score FROM notes_fts WHERE notes_fts MATCH :q{bound}) AS f"
+        f" (SELECT rowid AS id, {score('notes_fts')} AS score FROM notes_fts WHERE notes_fts MATCH :q{bound}) AS f"
         " JOIN audit_events ON audit_events.id = f.id"
     )
 
@@ -98,11 +124,12 @@ def _postgresql_sources(limit: int | None) -> str:
     )
 
 
-def _sources(dialect: str, terms: tuple[str, ...], limit: int | None) -> TextClause:
+def _sources(dialect: str, terms: tuple[str, ...], limit: int | None,
+             common: frozenset[str] = frozenset()) -> TextClause:
     if dialect == "postgresql":
         statement = text(_postgresql_sources(limit)).bindparams(q=" ".join(terms))
     else:
-        statement = text(_sqlite_sources(limit)).bindparams(q=fts5_query(terms))
+        statement = text(_sqlite_sources(limit, common)).bindparams(q=fts5_query(terms))
     return statement.bindparams(limit=limit) if limit else statement
 
 
@@ -112,10 +139,12 @@ def matching_ids(dialect: str, terms: tuple[str, ...]) -> Select:
     return select(hits.subquery("search_hits").c.incident_id)
 
 
-def ranked_candidates(dialect: str, terms: tuple[str, ...], limit: int = CANDIDATES) -> Select:
+def ranked_candidates(dialect: str, terms: tuple[str, ...], limit: int = CANDIDATES,
+                      common: frozenset[str] = frozenset()) -> Select:
     """(incident_id, score) for the newest ``limit`` matches of each source, best score (lowest) per
-    incident; the caller joins it to the incidents a user may see and orders by score."""
-    hits = _sources(dialect, terms, limit).columns(column("incident_id", Integer), column("score", Float))
+    incident; the caller joins it to the incidents a user may see and orders by score. Sources in ``common``
+    (``common_sources``) are not scored."""
+    hits = _sources(dialect, terms, limit, common).columns(column("incident_id", Integer), column("score", Float))
     sub = hits.subquery("search_hits")
     return select(sub.c.incident_id, func.min(sub.c.score).label("score")).group_by(sub.c.incident_id)
 

@@ -157,7 +157,7 @@ def test_rep_does_not_see_college_incidents(page: Page, sign_in, seeded, screens
     screenshot(page, "incident-list")
 
     # Searching for one by name finds nothing either.
-    page.get_by_label("Reference or title").fill("Instagram")
+    page.get_by_label("Search").fill("Instagram")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("No incidents match.")).to_be_visible()
     screenshot(page, "search")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -63,7 +63,12 @@ class Person(Base):
 
 class SocialHandle(Base):
     __tablename__ = "social_handles"
-    __table_args__ = (UniqueConstraint("platform", "handle_key"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "handle_key"),
+        # The same account name on any platform (repeat detection, subject matching): the unique
+        # index above starts with the platform, so it cannot serve a look-up by handle alone.
+        Index("ix_social_handles_handle_key", "handle_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)

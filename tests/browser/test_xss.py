@@ -624,11 +624,11 @@ def test_incident_list_shows_every_title_and_assignee(tabs, world: World, comms_
         response = watch.page.goto(path)
         assert response is not None and response.status == 200
         pages += 1
-        problems, t = watch.look(f"list page {pages}", html_title("Incidents"), "table.list tbody td:nth-child(2)",
-                                 "table.list tbody td:nth-child(6)")
+        problems, t = watch.look(f"list page {pages}", html_title("Incidents"), "table.list tbody td.title .title-text",
+                                 "table.list tbody td.assignee")
         failures += problems
-        titles += t["table.list tbody td:nth-child(2)"]
-        assignees += t["table.list tbody td:nth-child(6)"]
+        titles += t["table.list tbody td.title .title-text"]
+        assignees += t["table.list tbody td.assignee"]
         if pages == 1:
             save_screenshot(watch.page, "test_xss", "incident-list")
         older = watch.page.locator("nav.pager a", has_text="Older incidents")
@@ -652,10 +652,10 @@ def test_search_and_filter_parameters_show_as_typed(tabs, world: World, comms_st
     workflow whose key is the payload: workflow pages show no user-typed data, only the key in the URL)."""
     def searched(watch: Watch, item: PayloadData) -> list[str]:
         p = item.payload
-        problems, t = watch.look("search", html_title("Incidents"), "table.list tbody td:nth-child(2)")
+        problems, t = watch.look("search", html_title("Incidents"), "table.list tbody td.title .title-text")
         check = Check("search").add(problems)
         check.equal("search box", watch.page.locator("#q").input_value(), p)
-        titles = t["table.list tbody td:nth-child(2)"]
+        titles = t["table.list tbody td.title .title-text"]
         if titles.count(p) < 2:
             check.failures.append(f"search: title found {titles.count(p)} times in {titles!r}")
         # The "First page" link carries the filters back: each exactly as given, or dropped as invalid.
@@ -872,7 +872,8 @@ def form_journey(item: PayloadData) -> Job:
         check = Check("list").add(watch.problems("list", html_title("Incidents")))
         row = watch.page.locator("table.list tbody tr").filter(
             has=watch.page.locator(f"a[href='/incidents/{watch.data['incident_id']}']"))
-        return check.equal("title", row.locator("td").nth(1).inner_text() if row.count() else None, p).failures
+        cell = row.locator("td.title .title-text")
+        return check.equal("title", cell.inner_text() if row.count() else None, p).failures
 
     return Job(item.label, [
         Step(navigate("/incidents/new"), lambda w: w.problems("new incident form", html_title("Open an incident"))),

@@ -133,3 +133,23 @@ def test_evidence_cannot_be_fetched_through_another_incident_or_by_someone_witho
     outsider = app.test_client()
     login(outsider, make.user("rep", team="reps-north"))
     assert outsider.get(f"/incidents/{incident_page.id}/evidence/{evidence_id}").status_code == 404
+
+
+def test_a_forwarded_html_email_is_kept_whole_and_only_ever_downloaded_in_a_sandbox(client, db, incident_page):
+    message = (b"From: journalist@paper.example\r\nSubject: Comment?\r\nContent-Type: text/html\r\n\r\n"
+               b"<html><body><script>alert(1)</script>Can you comment by 5pm?</body></html>")
+    assert upload(client, incident_page, "approach.eml", message).status_code == 302
+    evidence = db.query(EvidenceFile).one()
+    assert evidence.content_type == "message/rfc822"
+    assert evidence.sha256 == hashlib.sha256(message).hexdigest()
+
+    download = client.get(f"/incidents/{incident_page.id}/evidence/{evidence.id}")
+    assert download.data == message
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in download.headers["Content-Security-Policy"]
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_markup_is_still_refused_in_a_text_file(client, db, incident_page):
+    response = upload(client, incident_page, "notes.txt", b"<html><script>alert(1)</script></html>")
+    assert response.status_code == 422 and db.query(EvidenceFile).count() == 0

@@ -44,6 +44,7 @@ KINDS: dict[str, FileKind] = {
     "pdf": FileKind("application/pdf", ("pdf",)),
     "text": FileKind("text/plain", ("txt", "eml", "csv", "log")),
 }
+EMAIL_CONTENT_TYPE = "message/rfc822"
 ALLOWED_EXTENSIONS = sorted({ext for kind in KINDS.values() for ext in kind.extensions})
 # Markup a browser might render or run if it ever sniffed the file; refused even inside ".txt".
 ACTIVE_CONTENT = re.compile(rb"<\s*(!doctype|html|script|svg|iframe|object|embed|body|head|\?xml)", re.I)
@@ -108,6 +109,12 @@ def check_file(filename: str, stream: BinaryIO) -> CheckedFile:
     if kind is None or extension not in KINDS[kind].extensions:
         seen = f"looks like {kind}" if kind else "is not a recognised image, PDF or text file"
         raise ServiceError(f"'{name}' {seen}, which does not match its .{extension} extension.")
+    if extension == "eml":
+        # A forwarded e-mail is evidence as it was received, HTML parts included. It is stored as
+        # message/rfc822 and, like every evidence file, only ever downloaded as an attachment in a
+        # sandbox (never rendered), so its markup cannot run.
+        return CheckedFile(name=name, data=data, content_type=EMAIL_CONTENT_TYPE,
+                           sha256=hashlib.sha256(data).hexdigest())
     if ACTIVE_CONTENT.search(data[:65536]):
         raise ServiceError(f"'{name}' contains web page or SVG markup, which is not accepted as evidence.")
     return CheckedFile(name=name, data=data, content_type=KINDS[kind].content_type,

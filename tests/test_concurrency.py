@@ -77,3 +77,46 @@ def test_conflicting_transitions_one_wins_each_time_and_audit_matches(app, db, m
             .where(AuditEvent.incident_id == incident_id, AuditEvent.action == "incident.transition"))
         assert transitions == 1
         database.session.remove()
+
+
+def test_the_same_post_reported_by_several_people_at_once_opens_one_incident(app, db, make):
+    """Each reporter checks for the post before opening an incident; without serialising those
+    checks, simultaneous reports could each find nothing and open an incident of their own."""
+    from app.models import Post, Report
+    from app.services.incidents import PostInput
+    from app.services.intake import ReportInput, check_post, report_post
+
+    registry = app.extensions["breachdesk.workflows"]
+    comms_ids = [make.user("comms", team="communications").id for _ in range(THREADS)]
+    database.session.remove()
+    barrier = threading.Barrier(THREADS)
+    joined: list[bool] = []
+    lock = threading.Lock()
+
+    def reporter(actor_id: int, n: int) -> None:
+        session = database.session
+        try:
+            post = check_post(PostInput(platform="x", url=f"https://twitter.com/Dr_Race/status/1234567890?s={n}",
+                                        text="Same post, reported by everyone at once"))
+            barrier.wait(timeout=30)
+            result = report_post(session, registry,
+                                 OpenRequest(workflow_key="problem-solving", title="Race to report", post=post),
+                                 ReportInput(channel="staff"), actor=session.get(User, actor_id))
+            session.commit()
+            with lock:
+                joined.append(result.joined)
+        finally:
+            database.session.remove()
+
+    threads = [threading.Thread(target=reporter, args=(actor_id, n)) for n, actor_id in enumerate(comms_ids)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    session = database.session
+    assert sorted(joined) == [False] + [True] * (THREADS - 1)
+    assert session.scalar(select(func.count()).select_from(Incident)) == 1
+    assert session.scalar(select(func.count()).select_from(Post)) == 1
+    assert session.scalar(select(func.count()).select_from(Report)) == THREADS
+    database.session.remove()

@@ -8,13 +8,14 @@ arrived.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -203,6 +204,8 @@ def report_post(
     if report.channel not in REPORT_CHANNELS:
         raise InvalidInput(f"Unknown report channel {report.channel!r}.", {"channel": "unknown channel"})
     reporter = " ".join((report.reporter or "").split())[:200] or None
+    if request.post is not None:
+        _serialise_same_post(session, request.post)
     existing = find_existing_post(session, request.post) if request.post is not None else None
     if existing is not None:
         incident = existing.incident
@@ -222,6 +225,23 @@ def report_post(
     incident.reports.append(entry)
     session.flush()
     return IntakeResult(incident=incident, joined=False, report=entry)
+
+
+def _serialise_same_post(session: Session, post: PostInput) -> None:
+    """Two people reporting the same post at the same moment must end with one incident, not two.
+    SQLite already runs one writer at a time (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped
+    advisory lock per duplicate key makes the second report wait for the first to commit, and then
+    find its post. Keys are taken in sorted order so two reports can never wait on each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = []
+    if post.url:
+        keys.append(f"url:{url_key(post.url)}")
+    if post.platform_post_id:
+        keys.append(f"id:{post.platform}:{post.platform_post_id}")
+    for key in sorted(keys):
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
 
 
 def joined_message(result: IntakeResult, actor: User) -> str:

@@ -34,8 +34,8 @@ from app.services.demo import load_demo
 from app.services.incidents import OpenRequest, open_incident
 from tests.api.conftest import token_for
 
-EXAMPLES = {GenerationMode.POSITIVE: 50, GenerationMode.NEGATIVE: 30}
-TUNED_EXAMPLES = 40
+EXAMPLES = {GenerationMode.POSITIVE: 100, GenerationMode.NEGATIVE: 60}
+TUNED_EXAMPLES = 80
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
@@ -171,7 +171,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(app, db, caps
     assert not failures, f"{len(failures)} failing request(s):\n" + "\n".join(failures[:20])
     documented = sum(len(item) for item in document["paths"].values())
     assert len(operations) == documented - 1  # every operation but the document itself, which Schemathesis skips
-    assert elapsed < 90
     # The runs reached past authentication into real work, not just the error paths.
     statuses = {status for (_label, status) in stats}
     assert {200, 201, 400, 404, 409, 422} <= statuses, statuses

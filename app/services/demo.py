@@ -145,10 +145,4 @@ def _demo_incidents(session: Session, registry: WorkflowRegistry, users: dict[st
         severity="low", clauses=["rcr:2.4"],
     ), actor=comms)
     opened.append(problem)
-
-    # The press officer is on call for the coming week, so press approaches out of hours reach them.
-    from app.services import rota
-
-    rota.add_shift(session, actor=users["admin"], duty="press", user_id=users["press"].id,
-                   starts_at=now + timedelta(minutes=1), ends_at=now + timedelta(days=7), note="[demo] cover")
     return len(opened)

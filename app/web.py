@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g, render_template, request
@@ -29,6 +29,14 @@ def local_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
         return ""
     zone = ZoneInfo(current_app.config["BREACHDESK"].timezone)
     return moment.astimezone(zone).strftime(fmt)
+
+
+def utc_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M", label: bool = True) -> str:
+    """The exact UTC moment, labelled: evidence records state when it was captured without a zone to guess."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime(fmt) + (" UTC" if label else "")
 
 
 def time_left(moment: datetime) -> str:
@@ -129,6 +137,7 @@ def init_app(app: Flask) -> None:
         return {"role_titles": ROLE_TITLES, "current_user": current_user, "now_utc": utcnow()}
 
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["utc_time"] = utc_time
     # Post text with patient-identifying information marked; the function escapes everything itself.
     app.jinja_env.filters["pii_marked"] = lambda text: highlight_html(text or "", scan(text or ""))
     app.jinja_env.filters["time_left"] = time_left

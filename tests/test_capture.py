@@ -388,7 +388,8 @@ def test_confirmed_patient_information_prefills_the_four_hour_removal(app, db, c
     token = csrf_token(client, f"/incidents/{incident.id}")
     response = client.post(f"/incidents/{incident.id}/transitions/request_removal", data={
         "request_removal-csrf_token": token, "request_removal-version": str(fresh.version),
-        "request_removal-f_requested_via": "email", "request_removal-f_patient_info": "y"})
+        "request_removal-f_requested_via": "email", "request_removal-f_asked_who": "Dr X, the author",
+        "request_removal-f_patient_info": "y"})
     assert response.status_code == 302, response.get_data(as_text=True)
     db.expire_all()
     [deadline] = db.scalars(select(Deadline).where(Deadline.incident_id == incident.id)).all()
@@ -457,7 +458,8 @@ def test_verifying_a_removal_asks_for_a_fresh_capture_and_keeps_it(app, db, clie
     token = csrf_token(client, f"/incidents/{incident.id}")
     assert client.post(f"/incidents/{incident.id}/transitions/request_removal", data={
         "request_removal-csrf_token": token, "request_removal-version": str(incident.version),
-        "request_removal-f_requested_via": "direct_message"}).status_code == 302
+        "request_removal-f_requested_via": "direct_message",
+        "request_removal-f_asked_who": "The author"}).status_code == 302
     db.expire_all()
     [deadline] = db.scalars(select(Deadline).where(Deadline.incident_id == incident.id)).all()
     assert deadline.due_at - deadline.started_at == timedelta(hours=24)  # PII not confirmed: the usual day

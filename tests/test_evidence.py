@@ -3,6 +3,7 @@ path, type and size trick refused with a message."""
 
 import hashlib
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,28 @@ def test_a_forwarded_html_email_is_kept_whole_and_only_ever_downloaded_in_a_sand
 def test_markup_is_still_refused_in_a_text_file(client, db, incident_page):
     response = upload(client, incident_page, "notes.txt", b"<html><script>alert(1)</script></html>")
     assert response.status_code == 422 and db.query(EvidenceFile).count() == 0
+
+
+def test_the_page_shows_each_hash_with_who_captured_it_and_when_in_utc(client, app, db, signed_in):
+    """Evidence integrity: the captured text's SHA-256 and each file's, with the capturer and an explicit UTC time
+    (July: UK time is an hour ahead, so the UTC time cannot be mistaken for it)."""
+    from app.clock import frozen_at
+    from app.services.evidence import capture_file
+    from app.services.incidents import PostInput
+
+    user = db.get(User, signed_in("comms", team="communications", name="Casey Capturer").id)
+    registry = app.extensions["breachdesk.workflows"]
+    text = "Our trust's waiting list numbers are a fiddle."
+    with frozen_at(datetime(2026, 7, 1, 13, 5, 9, tzinfo=UTC)):
+        incident = open_incident(db, registry, OpenRequest(
+            workflow_key="problem-solving", title="Post",
+            post=PostInput(platform="x", url="https://x.com/a/status/1", text=text)), actor=user)
+        capture_file(db, incident, actor=user, filename="screenshot.png", stream=io.BytesIO(PNG),
+                     folder=app.config["BREACHDESK"].evidence_path)
+        db.commit()
+    page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    text_line = next(line for line in page.splitlines() if "SHA-256 of text" in line)
+    assert hashlib.sha256(text.encode()).hexdigest() in text_line
+    assert "01 Jul 2026 13:05:09 UTC" in text_line and "by Casey Capturer" in text_line
+    file_line = next(line for line in page.splitlines() if hashlib.sha256(PNG).hexdigest() in line)
+    assert "01 Jul 2026 13:05:09 UTC" in file_line and "by Casey Capturer" in file_line

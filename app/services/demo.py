@@ -113,7 +113,8 @@ def _demo_incidents(session: Session, registry: WorkflowRegistry, users: dict[st
                        text="Interesting case today! (label visible: NHS 943 476 5919, DOB 01/02/1960)"),
     ), actor=comms)
     incident_service.take_transition(session, registry, removal, "request_removal", actor=comms,
-                                     values={"requested_via": "direct_message", "patient_info": True},
+                                     values={"requested_via": "direct_message", "patient_info": True,
+                                             "asked_who": "samrads, the author"},
                                      comment="Asked the author to delete the story at once.")
     opened.append(removal)
 

@@ -214,6 +214,10 @@ def facts_about(incident: Incident) -> IncidentFacts:
         clause_count=len(incident.clauses),
         subject_role=incident.subject.role if incident.subject else None,
         outcome=incident.outcome,
+        captured_since_state_entered=any(
+            item.captured_at is None or item.captured_at > incident.state_entered_at
+            for item in (*incident.posts, *incident.evidence_files)
+        ),
     )
 
 

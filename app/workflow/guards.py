@@ -18,6 +18,8 @@ class IncidentFacts:
     clause_count: int = 0
     subject_role: str | None = None
     outcome: str | None = None
+    # Was anything (a post or an evidence file) captured after the incident entered its current state?
+    captured_since_state_entered: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,14 @@ def guard(name: str, description: str, **params: str) -> Callable[[GuardFn], Gua
 @guard("has_evidence", "the incident has a captured post or an evidence file")
 def _has_evidence(ctx: GuardContext, _params: Mapping[str, Any]) -> str | None:
     return None if ctx.facts.has_evidence else "Capture the post or attach evidence first."
+
+
+@guard("has_fresh_capture", "something was captured since the incident entered its current state")
+def _has_fresh_capture(ctx: GuardContext, _params: Mapping[str, Any]) -> str | None:
+    if ctx.facts.captured_since_state_entered:
+        return None
+    return ("Add a fresh capture first: a screenshot or file taken since this step began (for a removal, one "
+            "showing the post gone). Nothing has been captured since then.")
 
 
 @guard("has_clauses", "the incident cites at least one clause")

@@ -89,6 +89,7 @@ def test_comms_logs_a_post_with_patient_information_through_to_formal_action(pag
     patient_info = step.get_by_label("Patient-identifying information present")
     expect(patient_info).to_be_checked()
     step.get_by_label("Requested via").select_option("email")
+    step.get_by_label("Who was asked").fill("Dr Xavier Example, the author (by e-mail)")
     step.get_by_label("Comment").fill("E-mailed the author asking for the post to come down within four hours.")
     screenshot(page, "request-removal")
     step.get_by_role("button", name="Request removal").click()
@@ -96,6 +97,8 @@ def test_comms_logs_a_post_with_patient_information_through_to_formal_action(pag
     deadlines = page.locator("ul.deadlines")
     expect(deadlines).to_contain_text("Content removed")
     expect(deadlines).to_contain_text(re.compile(r"\((3 h \d+ min|4 h 0 min) left\)"))
+    expect(page.locator("ol.history > li").last).to_contain_text(
+        "Who was askedDr Xavier Example, the author (by e-mail)")
     screenshot(page, "removal-requested")
 
     # --- the deadline passes (fixed clock): the sweep takes the workflow's breach step ------------------------

@@ -10,6 +10,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import demo_email
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
+
 # Every journey starts from a freshly emptied database holding only the demo organisation.
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("seeded")]
 
@@ -121,6 +123,23 @@ def test_comms_verifies_a_removal_in_the_browser(page: Page, sign_in, seeded, sc
     expect(page.locator("ul.deadlines")).to_contain_text("Content removed")
     screenshot(page, "before")
 
+    # Verifying needs a fresh capture showing the post gone: refused without one, with the reason.
+    step = page.locator("details.transition").filter(
+        has=page.locator("summary", has_text=re.compile(r"^Verify removal$"))
+    )
+    step.locator("summary").click()
+    step.get_by_role("button", name="Verify removal").click()
+    expect(page.get_by_role("alert")).to_contain_text("Add a fresh capture first")
+    expect(badge).to_have_text("Awaiting compliance")
+    screenshot(page, "refused-without-fresh-capture")
+    upload = page.locator("details.aside-form").filter(has=page.locator("summary", has_text="Add a screenshot or file"))
+    upload.locator("summary").click()
+    upload.get_by_label("Screenshot or file").set_input_files(
+        files=[{"name": "gone.png", "mimeType": "image/png", "buffer": PNG}])
+    upload.get_by_label("What it shows").fill("The story's address now says it is no longer available")
+    upload.get_by_role("button", name="Upload").click()
+    expect(page.locator(".flash-success")).to_contain_text("'gone.png' added")
+
     step = page.locator("details.transition").filter(
         has=page.locator("summary", has_text=re.compile(r"^Verify removal$"))
     )
@@ -140,7 +159,7 @@ def test_comms_verifies_a_removal_in_the_browser(page: Page, sign_in, seeded, sc
     expect(history.last).to_contain_text("took Verify removal: Awaiting compliance → Removal verified")
     expect(history.last).to_contain_text("Checked the story from a second account: gone.")
     expect(history.last).to_contain_text("Chris Comms")
-    expect(history).to_have_count(3)  # opened, request removal, verify removal
+    expect(history).to_have_count(4)  # opened, request removal, the fresh screenshot, verify removal
     expect(page.locator("details.transition")).to_have_count(0)  # a final state: nothing left to do
     expect(page.get_by_text("This incident is closed.")).to_be_visible()
     expect(page.get_by_text("No deadline is running.")).to_be_visible()

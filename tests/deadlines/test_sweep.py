@@ -97,7 +97,7 @@ def removal_requested(db, registry, comms, *, at: datetime, patient_info: bool, 
                        author_handle="samrads", posted_at=at - timedelta(hours=3), text=POST_TEXT),
     )
     step(db, registry, incident, "request_removal", comms, at=at,
-         values={"requested_via": "direct_message", "patient_info": patient_info})
+         values={"requested_via": "direct_message", "asked_who": "The author", "patient_info": patient_info})
     return incident
 
 

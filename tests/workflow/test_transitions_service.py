@@ -84,11 +84,12 @@ REFUSALS = {
     "wrong-state": ("admin", "verify_removed", {}, None,
                     "'Verify removal' cannot be taken now: the incident is at 'Evidence captured'. "
                     "Someone may have moved it on; reload to see its current state."),
-    "wrong-role": ("director_of_comms", "request_removal", {"requested_via": "email"}, None,
+    "wrong-role": ("director_of_comms", "request_removal", {"requested_via": "email", "asked_who": "The author"}, None,
                    "Your role may not take 'Request removal'."),
-    "bad-field": ("admin", "request_removal", {"requested_via": "carrier_pigeon"}, None,
+    "bad-field": ("admin", "request_removal", {"requested_via": "carrier_pigeon", "asked_who": "The author"}, None,
                   "Check the form: Requested via: choose one of: email, direct_message, phone."),
-    "undeclared-field": ("admin", "request_removal", {"requested_via": "email", "state": "closed"}, None,
+    "undeclared-field": ("admin", "request_removal",
+                         {"requested_via": "email", "asked_who": "The author", "state": "closed"}, None,
                          "Check the form: 'state' is not a field of 'Request removal'."),
     "missing-comment": ("admin", "close_no_action", {}, "  ", "'Close, no action needed' needs a comment saying why."),
     "unknown-step": ("admin", "delete", {}, None, "'delete' is not a step of the Content removal request workflow."),
@@ -119,7 +120,7 @@ def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:
     before = snapshot(db, incident)
     with pytest.raises(TransitionNotAllowed) as caught:
         take_transition(db, registry, incident, "request_removal", actor=make.user("admin"),
-                        values={"requested_via": "email"})
+                        values={"requested_via": "email", "asked_who": "The author"})
     assert caught.value.reason == "'Request removal' is not possible yet: Capture the post or attach evidence first."
     db.commit()
     assert snapshot(db, incident) == before
@@ -131,7 +132,7 @@ def test_someone_who_cannot_see_the_incident_is_told_it_does_not_exist(app: Flas
     before = snapshot(db, incident)
     with pytest.raises(NotFound):
         take_transition(db, registry, incident, "request_removal", actor=make.user("rep"),
-                        values={"requested_via": "email"})
+                        values={"requested_via": "email", "asked_who": "The author"})
     db.commit()
     assert snapshot(db, incident) == before
 
@@ -141,7 +142,8 @@ def test_a_stale_expected_version_writes_nothing(app: Flask, db: Session, make) 
     admin = make.user("admin")
     incident = open_one(db, registry, admin)
     loaded_version = incident.version
-    take_transition(db, registry, incident, "request_removal", actor=admin, values={"requested_via": "email"},
+    take_transition(db, registry, incident, "request_removal", actor=admin,
+                    values={"requested_via": "email", "asked_who": "The author"},
                     expected_version=loaded_version)
     db.commit()
     before = snapshot(db, incident)
@@ -169,7 +171,8 @@ def test_a_change_committed_by_another_session_is_not_overwritten(app: Flask, db
     db.commit()
 
     with pytest.raises((IncidentChangedElsewhere, StaleDataError)):
-        take_transition(db, registry, incident, "request_removal", actor=admin, values={"requested_via": "email"},
+        take_transition(db, registry, incident, "request_removal", actor=admin,
+                        values={"requested_via": "email", "asked_who": "The author"},
                         expected_version=incident.version)
     db.rollback()
     after = snapshot(db, incident)

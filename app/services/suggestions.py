@@ -26,6 +26,17 @@ class PostSuggestions:
     clauses: list[Suggestion] = field(default_factory=list)
 
 
+def context_of(incident: Incident) -> str | None:
+    """What was said around the post: each report's note (the reporter's, or the officer's when escalating a tag
+    or forwarding it by e-mail) and the incident's summary. The suggester weighs it at half a post's evidence."""
+    parts: list[str] = []
+    for piece in [*(r.note for r in incident.reports), incident.summary]:
+        piece = (piece or "").strip()
+        if piece and not any(piece in earlier for earlier in parts):
+            parts = [earlier for earlier in parts if earlier not in piece] + [piece]
+    return "\n".join(parts) or None
+
+
 def for_incident(incident: Incident, catalogues: Catalogues) -> PostSuggestions:
     text = next((p.text for p in incident.posts if p.text), None)
     if not text:
@@ -33,7 +44,8 @@ def for_incident(incident: Incident, catalogues: Catalogues) -> PostSuggestions:
     hits = scan(text)
     role = incident.subject.role if incident.subject else None
     return PostSuggestions(text=text, pii=hits,
-                           clauses=suggest_clauses(text, catalogues, author_role=role, pii_hits=hits))
+                           clauses=suggest_clauses(text, catalogues, author_role=role, pii_hits=hits,
+                                                   context=context_of(incident)))
 
 
 # --- a person's decisions on the suggestions --------------------------------------------------------

@@ -268,7 +268,7 @@ def test_signals_need_a_reason(tmp_path: Path) -> None:
 # --- measurement over labelled posts -------------------------------------------------------------
 
 DEV_MINIMUM = 0.8
-HELD_OUT_MINIMUM = 0.7
+HELD_OUT_MINIMUM = 0.8  # the issue: the right clause among three suggestions in 8 posts out of 10
 BENIGN_MEAN_MAXIMUM = 0.5
 
 

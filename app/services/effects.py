@@ -134,6 +134,13 @@ def _notify_role(ctx: EffectContext) -> None:
     notifications.notify_role(ctx.session, ctx.incident, ctx.params["role"], headline)
 
 
+def _notify_press_office(ctx: EffectContext) -> None:
+    from app.services import rota
+
+    rota.notify_press(ctx.session, ctx.incident, f"{ctx.definition.title}: the press office needs to see this now",
+                      actor=ctx.actor)
+
+
 EFFECT_HANDLERS: dict[str, Callable[[EffectContext], None]] = {
     "start_deadline": _start_deadline,
     "stop_deadline": _stop_deadline,
@@ -146,6 +153,7 @@ EFFECT_HANDLERS: dict[str, Callable[[EffectContext], None]] = {
     "flag_subject": _flag_subject,
     "record_warning": _record_warning,
     "notify_role": _notify_role,
+    "notify_press_office": _notify_press_office,
 }
 assert set(EFFECT_HANDLERS) == set(EFFECTS), "every registered effect needs a handler"
 

@@ -268,10 +268,9 @@ def escalate_press(session: Session, registry: WorkflowRegistry, report: PressRe
             if press.deadline is not None and spec is not None:
                 deadline_service.start(session, incident, spec, start_at=press.deadline)
     kept, skipped = _keep_files(session, incident, actor, files, folder, skip_refused=skip_refused_files)
-    headline = "Press approach: a journalist contacted an officer"
-    if press.deadline is not None:
-        headline += f"; their deadline is {notifications.when(press.deadline)}"
-    told = rota.notify_press(session, incident, headline, actor=actor, now=moment)
+    # The workflow's opening effect (notify_press_office) already told the press office, or out of hours the
+    # on-call press officer; this says who that was.
+    told = rota.press_recipients_now(session, incident, moment)
     audit.record(session, actor=actor, action="escalation.received", incident=incident,
                  data={"kind": "press", "channel": channel, "files": len(kept), "skipped_files": skipped,
                        "forwarded": handed_on, "told": [u.email for u in told.users], "why": told.reason})

@@ -109,13 +109,29 @@ def shifts_covering(session: Session, duty: str, now: datetime) -> list[OnCallSh
         OnCallShift.duty == duty, OnCallShift.starts_at <= now, OnCallShift.ends_at > now)))
 
 
+def press_recipients_now(session: Session, incident: Incident, now: datetime) -> Recipients:
+    """Who to tell about this press approach at ``now`` (nothing queued)."""
+    team = notifications.users_with_role_who_can_see(session, incident, Role.PRESS_OFFICE)
+    return press_recipients(now, office_hours(session), shifts_covering(session, PRESS_DUTY, now), team)
+
+
+def for_role(session: Session, role: str, users: Sequence[User], now: datetime) -> list[User]:
+    """``users`` (everyone with ``role`` who may see an incident) narrowed by the rota: for a role that holds
+    an on-call duty (the press office), outside office hours only whoever is on call (all of them when nobody
+    is). Other roles are told as they are. The deadline sweep tells a breach's ``notify`` role through this."""
+    duties = [duty for duty, roles in DUTIES.items() if role in roles]
+    if not duties:
+        return list(users)
+    return press_recipients(now, office_hours(session), shifts_covering(session, duties[0], now), users).users
+
+
 def notify_press(session: Session, incident: Incident, headline: str, *, actor: User | None,
                  now: datetime | None = None) -> Recipients:
     """Queue the e-mail about a press approach to the right people (in the caller's transaction) and
-    audit who was told and why."""
+    audit who was told and why. Every press referral gets this when it opens (the workflow's
+    ``notify_press_office`` effect), however it was opened."""
     moment = now or utcnow()
-    team = notifications.users_with_role_who_can_see(session, incident, Role.PRESS_OFFICE)
-    chosen = press_recipients(moment, office_hours(session), shifts_covering(session, PRESS_DUTY, moment), team)
+    chosen = press_recipients_now(session, incident, moment)
     if not chosen.users:
         log.warning("press approach %s: nobody in the press office to tell", incident.reference)
     elif "nobody on call" in chosen.reason:

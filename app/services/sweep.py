@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
-from app.services import audit, notifications
+from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
 from app.timing import Duration, WorkingCalendar, parse_duration
 from app.workflow import TransitionNotAllowed, WorkflowRegistry
@@ -142,7 +142,7 @@ def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report
 
 
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
-              recipients: Recipients, messages: list[notifications.Message]) -> None:
+              recipients: Recipients, messages: list[notifications.Message], now: datetime) -> None:
     """Do what the deadline's file says on a breach; e-mails are added to ``messages`` for the caller."""
     from app.services.incidents import definition_for, take_transition
 
@@ -162,8 +162,10 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
         report.escalations.append(f"{incident.reference}: {transition.title}")
     elif "notify" in rule:
         subject, body = notifications.incident_message(incident, f"Overdue: '{deadline.title}'")
+        # A role with an on-call duty (the press office) is reached through the rota outside office hours.
+        told = rota.for_role(session, rule["notify"], recipients.with_role(incident, rule["notify"]), now)
         messages.extend(notifications.Message(user, incident, subject, body, f"{overdue_key(deadline)}:user:{user.id}")
-                        for user in recipients.with_role(incident, rule["notify"]))
+                        for user in told)
         report.escalations.append(f"{incident.reference}: notified {rule['notify']}")
     elif "reassign" in rule:
         candidates = recipients.with_role(incident, rule["reassign"])
@@ -206,7 +208,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         audit.record_many(session, entries)
         for deadline in batch:
             if deadline.status == "running" and deadline.on_breach:
-                _escalate(session, registry, deadline, report, recipients, messages)
+                _escalate(session, registry, deadline, report, recipients, messages, now)
         notifications.queue_many(session, messages)
         session.flush()
 

@@ -46,4 +46,7 @@ EFFECTS: dict[str, EffectSpec] = {
         {"level_field": "field", "months": "int"}, {}, "records a warning on the subject that expires"
     ),
     "notify_role": EffectSpec({"role": "role"}, {}, "e-mails everyone with that role who can see it"),
+    "notify_press_office": EffectSpec(
+        {}, {}, "tells the press office at once; outside office hours the on-call press officer (the rota)"
+    ),
 }

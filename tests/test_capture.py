@@ -480,3 +480,41 @@ def test_verifying_a_removal_asks_for_a_fresh_capture_and_keeps_it(app, db, clie
     assert fresh.state == "verified_removed"
     [evidence] = fresh.evidence_files
     assert evidence.sha256 == hashlib.sha256(gone).hexdigest() and evidence.original_name == "gone.png"
+
+
+def _take(client, db, incident_id: int, step: str, **fields) -> None:  # type: ignore[no-untyped-def]
+    page = f"/incidents/{incident_id}"
+    data = {f"{step}-csrf_token": csrf_token(client, page), f"{step}-version": str(db.get(Incident, incident_id).version),
+            **{f"{step}-{k}": v for k, v in fields.items()}}
+    response = client.post(f"{page}/transitions/{step}", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.expire_all()
+
+
+def test_a_breach_upheld_through_its_workflow_makes_the_authors_next_post_a_repeat(app, db, client, comms) -> None:
+    """End to end: a post is logged, triaged and resolved informally (problem-solving's resolve_informally
+    flags the subject); the same author's next post, on another platform under a differently written handle,
+    shows the earlier breach and proposes formal action."""
+    response = _post(client, _form(client))
+    first_id = int(re.search(r"/incidents/(\d+)$", response.headers["Location"]).group(1))
+    _take(client, db, first_id, "triage", f_clauses=["rcr:2.11"], f_severity="medium")
+    _take(client, db, first_id, "start_informal_discussion")
+    html = client.get(f"/incidents/{first_id}").get_data(as_text=True)
+    assert "Earlier upheld breaches" not in html  # nothing upheld yet
+    _take(client, db, first_id, "resolve_informally", comment="Spoke to Dr Example; post taken down, apologised.")
+    first = db.get(Incident, first_id)
+    assert first.state == "resolved_informally"
+    assert [(f.person_id, f.flag) for f in db.scalars(select(PersonFlag))] == [(first.subject_id, UPHELD_BREACH)]
+
+    # The next post: Instagram, the handle written another way, and nobody named as its author.
+    response = _post(client, _form(client, platform="instagram", url="https://www.instagram.com/p/ZyX987abc/",
+                                   author_handle="DR.X.Example", text="Here we go again with the waiting lists.",
+                                   person=None, subject_name=None,
+                                   **{"handles-0-platform": None, "handles-0-handle": None}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    second_id = int(re.search(r"/incidents/(\d+)$", response.headers["Location"]).group(1))
+    assert second_id != first_id
+    html = client.get(f"/incidents/{second_id}").get_data(as_text=True)
+    assert "Earlier upheld breaches by this author (2.32 continued)" in html
+    assert first.reference in html
+    assert "calls for <strong>formal action</strong>" in html

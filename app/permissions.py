@@ -26,6 +26,8 @@ from app.roles import Role
 from app.workflow.definition import TransitionDef, WorkflowDef
 
 COLLEGE_WIDE_ROLES = (Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE)
+# Roles that read a file without working it: auditors, and the officers and contributors who passed it on.
+PASSERS_ON = (Role.AUDITOR, Role.OFFICER, Role.CONTRIBUTOR)
 
 
 def _has_share(user: User, incident: Incident) -> bool:
@@ -111,8 +113,9 @@ def can_transition(user: User, incident: Incident, transition: TransitionDef) ->
 
 
 def can_manage_deadlines(user: User, incident: Incident) -> bool:
-    """Record agreed extensions: people who work the case, not auditors or the subject's officers."""
-    return can_view(user, incident) and user.role not in (Role.AUDITOR, Role.OFFICER) and incident.closed_at is None
+    """Record agreed extensions: people who work the case, not auditors or the officers and contributors who
+    passed it on."""
+    return can_view(user, incident) and user.role not in PASSERS_ON and incident.closed_at is None
 
 
 # Roles that work cases, so may hold them; and the roles that hand cases out (the queue's bulk assign).
@@ -169,7 +172,7 @@ def visible_people(user: User) -> ColumnElement[bool]:
 
 def can_decide_suggestions(user: User, incident: Incident) -> bool:
     """Accept or reject the clauses and severity suggested from a post: the people who triage it."""
-    return can_view(user, incident) and user.role not in (Role.AUDITOR, Role.OFFICER) and incident.closed_at is None
+    return can_view(user, incident) and user.role not in PASSERS_ON and incident.closed_at is None
 
 
 def can_add_evidence(user: User, incident: Incident) -> bool:

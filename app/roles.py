@@ -14,6 +14,9 @@ class Role(StrEnum):
     REP = "rep"
     REGIONAL_OFFICER = "regional_officer"
     AUDITOR = "auditor"
+    # A contributor (not an officer) who may pass on an antagonistic tag or a press approach (the Escalate
+    # page, mail-in) and read what they passed on; nothing else.
+    CONTRIBUTOR = "contributor"
 
 
 ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
@@ -27,4 +30,5 @@ ROLE_TITLES: dict[str, str] = {
     Role.REP: "Workplace rep",
     Role.REGIONAL_OFFICER: "Regional officer",
     Role.AUDITOR: "Auditor",
+    Role.CONTRIBUTOR: "Contributor",
 }

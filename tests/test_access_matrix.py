@@ -115,9 +115,9 @@ INCIDENT_ROUTES: dict[str, tuple[str, str, IncidentRule]] = {
     "api.transition": ("POST", "/api/v1/incidents/{id}/transitions", lambda role, view, know: {401}),
 }
 
-OPENERS = {"admin", "comms", "officer", "rep", "regional_officer", "director_of_comms", "press_office"}
+OPENERS = {"admin", "comms", "officer", "rep", "regional_officer", "director_of_comms", "press_office", "contributor"}
 # Roles that may open an antagonistic-tag or press-referral incident (the Escalate page).
-ESCALATORS = {"admin", "comms", "officer", "director_of_comms", "press_office"}
+ESCALATORS = {"admin", "comms", "officer", "director_of_comms", "press_office", "contributor"}
 OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "static": ("GET", "/static/css/app.css", lambda role: {200}),
     "auth.login": ("GET", "/login", lambda role: {302}),

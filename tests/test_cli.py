@@ -44,7 +44,7 @@ def test_demo_is_idempotent_and_prints_sign_in_details(cli_env):
     assert "6 incident(s) (0 new)" in second.stdout
     roles = {line.split()[-1] for line in second.stdout.splitlines() if "@demo.breachdesk.example" in line}
     assert roles == {"admin", "comms", "director_of_comms", "press_office", "officer", "rep",
-                     "regional_officer", "auditor"}
+                     "regional_officer", "auditor", "contributor"}
 
 
 def test_demo_refuses_to_run_in_production():

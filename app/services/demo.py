@@ -31,6 +31,7 @@ DEMO_USERS = [
     ("rep", "Rae Rep", "rep", "reps-north"),
     ("regional", "Robin Regional", "regional_officer", "reps-north"),
     ("auditor", "Aud Auditor", "auditor", None),
+    ("contributor", "Dr Cam Contributor", "contributor", None),
 ]
 
 

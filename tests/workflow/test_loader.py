@@ -115,7 +115,7 @@ def test_the_good_fixture_and_the_shipped_set_load(catalogues: Catalogues) -> No
 
 
 def test_the_registered_names_read_as_documented() -> None:
-    assert ROLES == "admin, comms, director_of_comms, press_office, officer, rep, regional_officer, auditor"
+    assert ROLES == "admin, comms, director_of_comms, press_office, officer, rep, regional_officer, auditor, contributor"
     assert GUARDS == "field_equals, field_is_true, has_clauses, has_evidence, has_fresh_capture, subject_is_officer"
     assert {"start_deadline", "stop_deadline", "open_linked", "notify_role", "notify_press_office"} <= set(EFFECT_SPECS)
 

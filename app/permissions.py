@@ -8,8 +8,12 @@ Need-to-know, in short:
   Director of Communications and the press office;
 - a union- or regulator-side incident (a member's case) is also read by the regional officers of the
   owning team, never by the communications team;
-- administrators read everything except restricted (special-category) files, which they may know
-  exist but must "break glass" to open, giving a reason that is audited;
+- a track of a member's case file (employer disciplinary, appeal, tribunal clock, regulator, advice)
+  is read only by the case file's current reps, the regional officers of its team and anyone it was
+  shared with: not by whoever opened it once the case moved on, and not by administrators without
+  "breaking glass" with a recorded reason;
+- administrators read everything except restricted (special-category) files and members' case files,
+  which they may know exist but must "break glass" to open, giving a reason that is audited;
 - auditors read the audit trail, not case files.
 
 ``can_view``/``visible_incidents`` and ``can_know``/``knowable_incidents`` each encode one rule twice
@@ -21,7 +25,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from app.clock import utcnow
-from app.models import Incident, IncidentShare, User
+from app.models import CaseFile, CaseFileRep, Incident, IncidentShare, User
 from app.roles import Role
 from app.workflow.definition import TransitionDef, WorkflowDef
 
@@ -35,10 +39,17 @@ def _has_share(user: User, incident: Incident) -> bool:
     return any(share.user_id == user.id and share.is_active(now) for share in incident.shares)
 
 
+def _is_regional_officer_of(user: User, team_id: int | None) -> bool:
+    return user.role == Role.REGIONAL_OFFICER and user.team_id is not None and team_id == user.team_id
+
+
 def can_view(user: User | None, incident: Incident) -> bool:
     """May ``user`` read this incident's file?"""
     if user is None or not user.active:
         return False
+    if incident.case_file is not None:
+        return (user.id in incident.case_file.current_rep_ids() or _has_share(user, incident)
+                or _is_regional_officer_of(user, incident.team_id))
     if incident.assignee_id == user.id or incident.created_by_id == user.id or _has_share(user, incident):
         return True
     if incident.restricted:
@@ -49,9 +60,7 @@ def can_view(user: User | None, incident: Incident) -> bool:
         if user.role in COLLEGE_WIDE_ROLES:
             return True
         return user.role == Role.COMMS and user.team_id is not None and incident.team_id == user.team_id
-    if user.role == Role.REGIONAL_OFFICER and user.team_id is not None:
-        return incident.team_id == user.team_id
-    return False
+    return _is_regional_officer_of(user, incident.team_id)
 
 
 def can_know(user: User | None, incident: Incident) -> bool:
@@ -67,10 +76,22 @@ def _share_exists(user: User) -> ColumnElement[bool]:
     )
 
 
+def _case_rep_exists(user: User) -> ColumnElement[bool]:
+    return exists().where(CaseFileRep.case_file_id == Incident.case_file_id, CaseFileRep.user_id == user.id,
+                          CaseFileRep.ended_at.is_(None))
+
+
 def visible_incidents(user: User | None) -> ColumnElement[bool]:
     """The SQL form of ``can_view``: a WHERE clause for searches, counts and exports."""
     if user is None or not user.active:
         return false()
+    regional = (Incident.team_id == user.team_id if user.role == Role.REGIONAL_OFFICER and user.team_id is not None
+                else false())
+    in_case_file = and_(Incident.case_file_id.is_not(None), or_(_case_rep_exists(user), _share_exists(user), regional))
+    return or_(in_case_file, and_(Incident.case_file_id.is_(None), _visible_outside_case_files(user)))
+
+
+def _visible_outside_case_files(user: User) -> ColumnElement[bool]:
     own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id, _share_exists(user))
     if user.role == Role.ADMIN:
         return or_(own, Incident.restricted.is_(False))
@@ -128,6 +149,9 @@ def can_assign(user: User, incident: Incident, *, readable: bool | None = None) 
     ``readable``: ``can_view`` already decided for this row (the queue knows it from its visibility SQL)."""
     if user.role not in ASSIGNING_ROLES or incident.closed_at is not None:
         return False
+    if incident.case_file_id is not None:
+        return False  # a member's file changes hands by reallocating the file (cases.reallocate), never one track
+
     return can_view(user, incident) if readable is None else readable
 
 
@@ -195,3 +219,54 @@ def can_see_press_queue(user: User) -> bool:
 
 def can_manage_rota(user: User) -> bool:
     return user.active and user.role == Role.ADMIN
+
+
+# ------------------------------------------------------------------------------------- members' case files
+
+CASE_ROLES = (Role.REP, Role.REGIONAL_OFFICER, Role.ADMIN)
+
+
+def can_open_case_file(user: User) -> bool:
+    return user.active and user.role in CASE_ROLES
+
+
+def can_view_case_file(user: User | None, case_file: CaseFile) -> bool:
+    """The member's file: its current reps, the regional officers of its team, and whoever may read one of
+    its tracks through a share (an administrator's break glass is a share with a reason)."""
+    if user is None or not user.active:
+        return False
+    if user.id in case_file.current_rep_ids() or _is_regional_officer_of(user, case_file.team_id):
+        return True
+    return any(_has_share(user, track) for track in case_file.tracks)
+
+
+def visible_case_files(user: User) -> ColumnElement[bool]:
+    """The SQL form of ``can_view_case_file``."""
+    if not user.active:
+        return false()
+    now = utcnow()
+    rep = exists().where(CaseFileRep.case_file_id == CaseFile.id, CaseFileRep.user_id == user.id,
+                         CaseFileRep.ended_at.is_(None))
+    shared = exists().where(
+        Incident.case_file_id == CaseFile.id, IncidentShare.incident_id == Incident.id,
+        IncidentShare.user_id == user.id, IncidentShare.revoked_at.is_(None),
+        or_(IncidentShare.expires_at.is_(None), IncidentShare.expires_at > now),
+    )
+    regional = (CaseFile.team_id == user.team_id if user.role == Role.REGIONAL_OFFICER and user.team_id is not None
+                else false())
+    return or_(rep, shared, regional)
+
+
+def can_work_case_file(user: User, case_file: CaseFile) -> bool:
+    """Add tracks, answer the regulator check, hand the file on: reps, regional officers, administrators."""
+    return user.role in CASE_ROLES and can_view_case_file(user, case_file)
+
+
+def can_break_glass_case_file(user: User, case_file: CaseFile) -> bool:
+    return user.active and user.role == Role.ADMIN and not can_view_case_file(user, case_file)
+
+
+def can_hold_case_file(user: User, case_file: CaseFile) -> bool:
+    """Who a file may be reallocated to: an active rep or regional officer of the file's team."""
+    return user.active and user.role in (Role.REP, Role.REGIONAL_OFFICER) and user.team_id is not None \
+        and user.team_id == case_file.team_id

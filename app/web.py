@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.capture import bp as capture_bp
+    from app.cases import bp as cases_bp
     from app.escalate import bp as escalate_bp
     from app.incidents import bp as incidents_bp
     from app.people import bp as people_bp
@@ -85,6 +86,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(capture_bp)
     app.register_blueprint(workflows_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(cases_bp)
     app.register_blueprint(escalate_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask.testing import FlaskClient
 
-from app.models import Incident, Person, User
+from app.models import CaseFile, Incident, Person, User
 from app.roles import ROLE_NAMES
 from app.services.evidence import capture_file
 from app.services.incidents import OpenRequest, open_incident
@@ -72,6 +72,19 @@ def _cases(app, db, make) -> tuple[list[Case], dict[str, User], Person]:
         cases.append(Case(name, incident, deadline, step, evidence.id))
     db.commit()
     return cases, users, subject
+
+
+def _member_case_file(app, db, rep: User) -> int:
+    """A member's case file held by ``rep`` (its regional officer and nobody else may read it)."""
+    from app.services import cases as case_service
+
+    member = case_service.add_member(db, case_service.MemberDetails(name="Matrix Member", membership_number="MX-1"),
+                                     actor=rep)
+    case_file = case_service.open_case_file(db, app.extensions["breachdesk.workflows"], member=member,
+                                            title="Matrix case", issue_arose_on=None,
+                                            workflow_key="employer-disciplinary", rep=rep, actor=rep)
+    db.commit()
+    return case_file.id
 
 
 def _signed_in_client(app, user: User) -> FlaskClient:
@@ -150,21 +163,46 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "api.list_workflows": ("GET", "/api/v1/workflows", lambda role: {401}),
     "api.list_incidents": ("GET", "/api/v1/incidents", lambda role: {401}),
     "api.create_incident": ("POST", "/api/v1/incidents", lambda role: {401}),
+    "cases.my_week": ("GET", "/my", lambda role: {200}),
+    "cases.index": ("GET", "/cases", lambda role: {200} if role in CASE_ROLES else {404}),
+    "cases.new": ("GET", "/cases/new", lambda role: {200} if role in CASE_ROLES else {404}),
     # people.show and auth.logout are checked separately below (they depend on more than the role).
 }
 SEPARATELY = {"people.show", "auth.logout"}
+CASE_ROLES = {"rep", "regional_officer", "admin"}
+
+
+def _case_read(view: bool, glass: bool) -> set[int]:
+    return READ_OK if view else ({403} if glass else {404})
+
+
+def _case_write(view: bool, glass: bool) -> set[int]:
+    return {302} if view else {404}  # a refused form comes back to the file with a message (302 too)
+
+
+# A member's case file, by whether the user may read it and whether they may break glass (administrators).
+CASE_FILE_ROUTES: dict[str, tuple[str, str, Callable[[bool, bool], set[int]]]] = {
+    "cases.show": ("GET", "/cases/{id}", _case_read),
+    "cases.bundle": ("GET", "/cases/{id}/bundle", lambda view, glass: READ_OK if view else {404}),
+    "cases.bundle_pdf": ("GET", "/cases/{id}/bundle.pdf", lambda view, glass: READ_OK if view else {404}),
+    "cases.reallocate": ("POST", "/cases/{id}/reallocate", _case_write),
+    "cases.regulator_track": ("POST", "/cases/{id}/regulator-track", _case_write),
+    "cases.no_regulator_referral": ("POST", "/cases/{id}/no-regulator-referral", _case_write),
+    "cases.break_glass": ("POST", "/cases/{id}/break-glass", lambda view, glass: {400} if glass else {404}),
+}
 
 
 def test_every_route_has_an_access_case(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    covered = set(INCIDENT_ROUTES) | set(OTHER_ROUTES) | SEPARATELY
+    covered = set(INCIDENT_ROUTES) | set(OTHER_ROUTES) | set(CASE_FILE_ROUTES) | SEPARATELY
     assert endpoints - covered == set(), "add an access case for the new route(s)"
 
 
 def test_access_matrix(app, db, make, capsys):
-    from app.permissions import can_know, can_view
+    from app.permissions import can_break_glass_case_file, can_know, can_view, can_view_case_file
 
     cases, users, subject = _cases(app, db, make)
+    case_file_id = _member_case_file(app, db, users["rep"])
     checks = 0
     failures = []
     for role, user in users.items():
@@ -187,6 +225,15 @@ def test_access_matrix(app, db, make, capsys):
                 if status not in rule(role, view, know):
                     failures.append(f"{role} {method} {path} ({case.name}) -> {status}, "
                                     f"expected {rule(role, view, know)}")
+        for method, template, case_rule in CASE_FILE_ROUTES.values():
+            case_file = db.get(CaseFile, case_file_id)
+            view, glass = can_view_case_file(user, case_file), can_break_glass_case_file(user, case_file)
+            path = template.format(id=case_file_id)
+            status = client.open(path, method=method, data={"csrf_token": token} if method == "POST" else None
+                                 ).status_code
+            checks += 1
+            if status not in case_rule(view, glass):
+                failures.append(f"{role} {method} {path} -> {status}, expected {case_rule(view, glass)}")
         people_status = client.get(f"/people/{subject.id}").status_code
         checks += 1
         sees_any = any(can_view(user, db.get(Incident, c.incident.id)) for c in cases)
@@ -206,7 +253,7 @@ def test_every_state_changing_route_refuses_a_missing_or_foreign_csrf_token(app,
     client = _signed_in_client(app, users["admin"])
     own = next(c for c in cases if c.name == "own-team college post")
     values = {"incident_id": own.incident.id, "deadline_id": own.deadline_id or 1, "key": own.step,
-              "evidence_id": own.evidence_id}
+              "evidence_id": own.evidence_id, "case_file_id": _member_case_file(app, db, users["rep"])}
     checked = 0
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods:

@@ -6,6 +6,7 @@ from app.models.base import Base
 from app.models.deadlines import Deadline, DeadlineExtension
 from app.models.evidence import EvidenceFile, Post, Report
 from app.models.incidents import Incident, IncidentShare, ReferenceCounter, Severity
+from app.models.members import CaseFile, CaseFileRep, Employer, Meeting, Member
 from app.models.outbox import OutboxMessage
 from app.models.people import Person, PersonRole, SocialHandle
 from app.models.settings import ClosureDay, OnCallShift, OrganisationSettings
@@ -14,6 +15,11 @@ from app.models.users import LoginFailure, Team, User
 from app.models.workflow import IncidentClause, IncidentLink, WorkflowVersion
 
 __all__ = [
+    "Member",
+    "Meeting",
+    "Employer",
+    "CaseFileRep",
+    "CaseFile",
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",

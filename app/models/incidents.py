@@ -15,6 +15,7 @@ from app.models.base import Base
 if TYPE_CHECKING:
     from app.models.deadlines import Deadline
     from app.models.evidence import EvidenceFile, Post, Report
+    from app.models.members import CaseFile
     from app.models.people import Person
     from app.models.users import Team, User
     from app.models.workflow import IncidentClause
@@ -75,6 +76,8 @@ class Incident(Base):
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    # Union side: the member's case file this track belongs to (its reps decide who may read it).
+    case_file_id: Mapped[int | None] = mapped_column(ForeignKey("case_files.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -93,6 +96,7 @@ class Incident(Base):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     team: Mapped[Team | None] = relationship()
+    case_file: Mapped[CaseFile | None] = relationship(back_populates="tracks")
     posts: Mapped[list[Post]] = relationship(
         back_populates="incident", cascade="all, delete-orphan", order_by="Post.id"
     )

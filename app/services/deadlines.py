@@ -103,9 +103,9 @@ def _clear_breach_if_future(deadline: Deadline, now: datetime) -> None:
         deadline.breached_at = None
 
 
-def pause_all(incident: Incident) -> None:
+def pause_all(incident: Incident, only: list[Deadline] | None = None) -> None:
     now = utcnow()
-    for deadline in incident.deadlines:
+    for deadline in incident.deadlines if only is None else only:
         if deadline.status == "running":
             deadline.status = "paused"
             deadline.paused_at = now

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.models import Incident, OrganisationSettings, Person, SocialHandle, User
+from app.services import cases as case_service
 from app.services import incidents as incident_service
 from app.services.incidents import OpenRequest, PostInput
 from app.services.users import create_user, find_by_email, get_or_create_team, set_password
@@ -132,11 +133,17 @@ def _demo_incidents(session: Session, registry: WorkflowRegistry, users: dict[st
                        text="@DrMorganEllis care to explain why your College is bleeding trainees dry?"),
     ), actor=users["officer"]))
 
-    case = incident_service.open_incident(session, registry, OpenRequest(
-        workflow_key="employer-disciplinary", title="Member facing disciplinary over Facebook comments about a manager",
-        summary="[demo] Member called the helpline after an invitation to an investigation meeting.",
-        subject=member, assignee=rep, restricted=False, severity="high",
-    ), actor=rep)
+    member_record = case_service.add_member(session, case_service.MemberDetails(
+        name=member.name, membership_number="DEMO-40231", branch="North West Radiographers",
+        workplace="St Elsewhere General, imaging department", employer="St Elsewhere NHS Foundation Trust",
+        job_title="Band 6 radiographer", manager="Alex Manager (imaging services manager)",
+        access_needs="Prefers meetings after 10:00 (school run).", joined_on=(now - timedelta(days=900)).date(),
+        subs_in_order=True, consent_given=True), actor=rep, person=member)
+    case_file = case_service.open_case_file(
+        session, registry, member=member_record,
+        title="Member facing disciplinary over Facebook comments about a manager",
+        issue_arose_on=(now - timedelta(days=10)).date(), workflow_key="employer-disciplinary", rep=rep, actor=rep)
+    case = case_file.tracks[0]
     incident_service.take_transition(session, registry, case, "check_membership", actor=rep,
                                      values={"subs_in_order": True, "four_week_rule_ok": True})
     opened.append(case)

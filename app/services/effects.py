@@ -8,13 +8,14 @@ from datetime import date, datetime, time
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.models import Incident, IncidentLink, PersonFlag, User, Warning
+from app.models import Incident, IncidentLink, Meeting, PersonFlag, User, Warning
 from app.services import audit, notifications
 from app.services import deadlines as deadline_service
-from app.workflow import WorkflowDef, WorkflowRegistry
+from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry
 from app.workflow.definition import Ref
 from app.workflow.effects import EFFECTS
 from app.workflow.engine import LONDON
@@ -42,10 +43,17 @@ def _start_deadline(ctx: EffectContext) -> None:
             start_at = datetime.fromisoformat(str(raw))
         else:
             start_at = datetime.combine(date.fromisoformat(str(raw)), time(12, 0), LONDON)
-    duration = None
+    duration = _employer_duration(ctx.incident, spec.key) if spec.employer_may_change else None
     if (when := ctx.params.get("when_field")) and ctx.values.get(when) is True:
         duration = ctx.params.get("shorten_to")
     deadline_service.start(ctx.session, ctx.incident, spec, start_at=start_at, duration=duration)
+
+
+def _employer_duration(incident: Incident, deadline_key: str) -> str | None:
+    """The length the member's employer's own policy sets for this deadline, if it sets one."""
+    case_file = incident.case_file
+    employer = case_file.member.employer if case_file is not None else None
+    return (employer.policy_durations or {}).get(deadline_key) if employer is not None else None
 
 
 def _stop_deadline(ctx: EffectContext) -> None:
@@ -102,7 +110,7 @@ def _open_linked(ctx: EffectContext) -> None:
         OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
                     summary=f"Opened from {source.reference}.", subject=source.subject,
                     assignee=source.assignee, severity=source.severity, calendar=source.calendar,
-                    restricted=source.restricted,
+                    restricted=source.restricted, case_file=source.case_file,
                     team=source.team if target.side == source.side else None),
         actor=ctx.actor, check_role=False,
     )
@@ -110,6 +118,14 @@ def _open_linked(ctx: EffectContext) -> None:
     audit.record(ctx.session, actor=ctx.actor, action="incident.linked", incident=source,
                  object_type="incident", object_id=linked.id,
                  data={"relation": ctx.params["relation"], "to": linked.reference})
+    if step := ctx.params.get("then"):
+        from app.services.incidents import take_transition
+
+        then = target.transitions[step]
+        declared = {f.key for f in then.fields}
+        take_transition(ctx.session, ctx.registry, linked, step, actor=ctx.actor, as_role=then.roles[0],
+                        values={k: v for k, v in ctx.values.items() if k in declared},
+                        comment=f"Started from {source.reference}.")
 
 
 def _flag_subject(ctx: EffectContext) -> None:
@@ -118,15 +134,64 @@ def _flag_subject(ctx: EffectContext) -> None:
                                    flag=ctx.params["flag"]))
 
 
+def _given_date(ctx: EffectContext, param: str) -> date | None:
+    raw = ctx.values.get(ctx.params[param]) if param in ctx.params else None
+    return date.fromisoformat(str(raw)[:10]) if raw else None
+
+
 def _record_warning(ctx: EffectContext) -> None:
     if ctx.incident.subject_id is None:
         return
-    issued = utcnow().astimezone(LONDON).date()
+    issued = _given_date(ctx, "starts_field") or utcnow().astimezone(LONDON).date()
+    expires = _given_date(ctx, "expires_field") or issued + relativedelta(months=int(ctx.params["months"]))
+    if expires <= issued:  # a file that pairs the two fields checks this with later_than; never store it
+        raise TransitionNotAllowed("Check the form: the warning must expire after it starts.")
     ctx.session.add(Warning(
         person_id=ctx.incident.subject_id, incident_id=ctx.incident.id,
-        level=str(ctx.values.get(ctx.params["level_field"]) or "warning"),
-        issued_on=issued, expires_on=issued + relativedelta(months=int(ctx.params["months"])),
+        level=str(ctx.values.get(ctx.params["level_field"]) or "warning"), issued_on=issued, expires_on=expires,
     ))
+
+
+def _scheduled(ctx: EffectContext) -> list[Meeting]:
+    return [m for m in ctx.session.scalars(
+        select(Meeting).where(Meeting.incident_id == ctx.incident.id, Meeting.kind == ctx.params["kind"],
+                              Meeting.status == "scheduled")
+    )]
+
+
+def _text(ctx: EffectContext, param: str, limit: int) -> str | None:
+    raw = ctx.values.get(ctx.params[param]) if param in ctx.params else None
+    return str(raw)[:limit] if raw not in (None, "") else None
+
+
+def _schedule_meeting(ctx: EffectContext) -> None:
+    for earlier in _scheduled(ctx):
+        earlier.status = "rescheduled"
+    raw = str(ctx.values[ctx.params["at_field"]])
+    at = datetime.fromisoformat(raw) if len(raw) > 10 else datetime.combine(date.fromisoformat(raw), time(9), LONDON)
+    ctx.session.add(Meeting(
+        incident_id=ctx.incident.id, kind=ctx.params["kind"], scheduled_at=at,
+        place=_text(ctx, "place_field", 200), companion=_text(ctx, "companion_field", 200),
+        invitation_received_on=_given_date(ctx, "invitation_field"),
+        documents_received=_text(ctx, "documents_field", 20000), status="scheduled",
+    ))
+
+
+def _meeting_moved(ctx: EffectContext) -> None:
+    for meeting in _scheduled(ctx):
+        meeting.status = "rescheduled"
+
+
+def _meeting_held(ctx: EffectContext) -> None:
+    for meeting in _scheduled(ctx):
+        meeting.status = "held"
+        meeting.notes = _text(ctx, "notes_field", 50000) or meeting.notes
+
+
+def _prompt_regulator_check(ctx: EffectContext) -> None:
+    case_file = ctx.incident.case_file
+    if case_file is not None and case_file.regulator_check is None:
+        case_file.regulator_check = "pending"
 
 
 def _notify_role(ctx: EffectContext) -> None:
@@ -154,6 +219,10 @@ EFFECT_HANDLERS: dict[str, Callable[[EffectContext], None]] = {
     "record_warning": _record_warning,
     "notify_role": _notify_role,
     "notify_press_office": _notify_press_office,
+    "schedule_meeting": _schedule_meeting,
+    "meeting_moved": _meeting_moved,
+    "meeting_held": _meeting_held,
+    "prompt_regulator_check": _prompt_regulator_check,
 }
 assert set(EFFECT_HANDLERS) == set(EFFECTS), "every registered effect needs a handler"
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
 from app.models import (
+    CaseFile,
     Incident,
     IncidentClause,
     Person,
@@ -73,6 +74,7 @@ class OpenRequest:
     calendar: str | None = None
     restricted: bool = False
     kind: str | None = None
+    case_file: CaseFile | None = None
 
 
 def stored_source(session: Session):  # type: ignore[no-untyped-def]
@@ -176,6 +178,7 @@ def open_incident(
         calendar=calendar,
         restricted=request.restricted,
         subject=request.subject,
+        case_file=request.case_file,
         assignee=request.assignee,
         team=request.team or default_team(session, definition.side, actor, request.assignee),
         created_by=actor,
@@ -296,12 +299,15 @@ def take_transition(
         raise IncidentChangedElsewhere(reference) from None
     # Effects run before paused clocks resume, so an effect that knows the real dates of a pause
     # (stop_clock_between) can settle it itself instead of crediting the time it took to record it.
+    running_before = [d for d in incident.deadlines if d.status == "running"]
     run_effects(session, registry, definition, incident, decision.transition.effects, values=decision.values,
                 actor=actor)
     if leaving.clock_paused and not entering.clock_paused:
         deadline_service.resume_all(incident)
     if entering.clock_paused and not leaving.clock_paused:
-        deadline_service.pause_all(incident)
+        # Clocks that were running stop; one this very step started runs on through the pause (the early
+        # conciliation period starts as the tribunal limit stops).
+        deadline_service.pause_all(incident, only=running_before)
     if entering.final:
         deadline_service.cancel_all(incident)
         incident.closed_at = now

@@ -19,6 +19,9 @@ class FieldDef:
     required: bool = True
     choices: tuple[str, ...] = ()
     help: str = ""
+    # Another date/datetime field of the same transition this one must fall after (a hearing after the
+    # invitation, a warning's expiry after its start), compared by calendar day.
+    later_than: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class DeadlineDef:
     business_hours: bool = False
     reminders: tuple[str, ...] = ()
     on_breach: dict[str, str] | None = field(default=None, hash=False)
+    # An employer's own policy may set another length for this deadline (e.g. its appeal window).
+    employer_may_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class WorkflowDef:
     deadlines: dict[str, DeadlineDef]
     source_path: str
     source_text: str
+    # Union side: how long someone must have been a member before the issue arose to be supported.
+    qualifying_membership: str | None = None
 
     def transitions_from(self, state: str) -> list[TransitionDef]:
         return [t for t in self.transitions.values() if state in t.from_states]

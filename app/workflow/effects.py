@@ -39,11 +39,27 @@ EFFECTS: dict[str, EffectSpec] = {
     "set_severity": EffectSpec({"field": "field"}, {}, "stores the field as the incident's severity"),
     "cite_clauses": EffectSpec({"field": "field"}, {}, "adds the field's clauses to the incident"),
     "open_linked": EffectSpec(
-        {"workflow": "workflow", "relation": "text"}, {}, "opens a linked incident on another workflow"
+        {"workflow": "workflow", "relation": "text"}, {"then": "text"},
+        "opens a linked incident on another workflow (in the same case file); with ``then``, takes that step of "
+        "the new incident at once, with this transition's fields of the same names",
     ),
     "flag_subject": EffectSpec({"flag": "text"}, {}, "records a flag on the incident's subject"),
     "record_warning": EffectSpec(
-        {"level_field": "field", "months": "int"}, {}, "records a warning on the subject that expires"
+        {"level_field": "field", "months": "int"}, {"starts_field": "date_field", "expires_field": "date_field"},
+        "records a warning on the subject that expires (N months after it starts, unless an expiry date is given)",
+    ),
+    "schedule_meeting": EffectSpec(
+        {"kind": "text", "at_field": "date_field"},
+        {"place_field": "field", "companion_field": "field", "invitation_field": "date_field",
+         "documents_field": "field"},
+        "records a meeting or hearing of that kind from this transition's fields; one already scheduled is "
+        "marked rescheduled",
+    ),
+    "meeting_moved": EffectSpec({"kind": "text"}, {}, "marks the scheduled meeting of that kind as rescheduled"),
+    "meeting_held": EffectSpec({"kind": "text"}, {"notes_field": "field"},
+                               "marks the scheduled meeting of that kind as held, with notes"),
+    "prompt_regulator_check": EffectSpec(
+        {}, {}, "asks the case file's rep whether a regulator referral is expected (after a dismissal)"
     ),
     "notify_role": EffectSpec({"role": "role"}, {}, "e-mails everyone with that role who can see it"),
     "notify_press_office": EffectSpec(

@@ -100,6 +100,11 @@ def _coerce(field: FieldDef, raw: Any, known_clause: Callable[[str], bool]) -> A
     raise ValueError(f"unsupported field type {field.type}")
 
 
+def _day(value: str) -> date:
+    """The calendar day of a coerced date ("2026-03-31") or UK-local datetime ("2026-03-31T14:30...")."""
+    return date.fromisoformat(value[:10])
+
+
 def validate_values(
     transition: TransitionDef, raw: Mapping[str, Any], known_clause: Callable[[str], bool]
 ) -> dict[str, Any]:
@@ -124,6 +129,12 @@ def validate_values(
             values[field.key] = _coerce(field, given, known_clause)
         except ValueError as exc:
             errors[field.key] = f"{field.label}: {exc}"
+    for field in transition.fields:
+        earlier = transition.field(field.later_than) if field.later_than else None
+        if earlier is None or field.key not in values or earlier.key not in values:
+            continue
+        if _day(values[field.key]) <= _day(values[earlier.key]):
+            errors[field.key] = f"{field.label} must be after {earlier.label} ({values[earlier.key][:10]})"
     if errors:
         first = next(iter(errors.values()))
         raise TransitionNotAllowed(f"Check the form: {first}.", errors)

@@ -231,7 +231,16 @@ def _fields(doc: Document, raw: list[dict[str, Any]], where: tuple[str | int, ..
         fields.append(FieldDef(
             key=f["key"], label=f.get("label") or f["key"].replace("_", " ").capitalize(), type=f["type"],
             required=f.get("required", True), choices=tuple(f.get("choices", ())), help=f.get("help", ""),
+            later_than=f.get("later_than", ""),
         ))
+    types = {f.key: f.type for f in fields}
+    for index, f in enumerate(fields):
+        if not f.later_than:
+            continue
+        dated = ("date", "datetime")
+        if f.type not in dated or types.get(f.later_than) not in dated:
+            raise doc.error(f"field '{f.key}': 'later_than' compares two date or datetime fields of the same "
+                            f"transition, and '{f.later_than}' is not one", *where, index, "later_than")
     return tuple(fields)
 
 
@@ -264,6 +273,7 @@ def parse_workflow(doc: Document, known_clause: ClauseCheck) -> tuple[WorkflowDe
             key=key, title=d["title"], duration=_duration(doc, d["duration"], "deadlines", key, "duration"),
             why=d["why"], business_hours=d.get("business_hours", False),
             reminders=tuple(str(parse_duration(r)) for r in d.get("reminders", [])), on_breach=breach,
+            employer_may_change=d.get("employer_may_change", False),
         )
     states = {
         key: StateDef(key=key, title=s["title"], description=s.get("description", ""),
@@ -291,6 +301,8 @@ def parse_workflow(doc: Document, known_clause: ClauseCheck) -> tuple[WorkflowDe
         retention=data.get("retention", "short"), open_roles=tuple(data.get("open_roles", ["admin"])),
         on_open=on_open, states=states, transitions=transitions, deadlines=deadlines,
         source_path=str(doc.path), source_text=doc.text,
+        qualifying_membership=(_duration(doc, data["qualifying_membership"], "qualifying_membership")
+                               if "qualifying_membership" in data else None),
     )
     return definition, [(key, doc.line_of(*where)) for key, where in workflow_refs]
 
@@ -318,4 +330,23 @@ def load_workflow_dir(paths: Iterable[Path], known_clause: ClauseCheck) -> dict[
     for path, key, line in links:
         if key not in loaded:
             raise DefinitionError(path, line, f"opens a linked incident on the workflow '{key}', which does not exist")
+    for definition in loaded.values():
+        _check_then_steps(definition, loaded)
     return loaded
+
+
+def _check_then_steps(definition: WorkflowDef, loaded: dict[str, WorkflowDef]) -> None:
+    """``open_linked … then: step``: the step must leave the linked workflow's initial state."""
+    for transition in definition.transitions.values():
+        for effect in transition.effects:
+            step = effect.params.get("then") if effect.name == "open_linked" else None
+            if step is None:
+                continue
+            target = loaded[effect.params["workflow"]]
+            found = target.transitions.get(str(step))
+            if found is None or target.initial not in found.from_states:
+                line = next((n + 1 for n, text in enumerate(definition.source_text.splitlines())
+                             if text.strip() == f"then: {step}"), None)
+                raise DefinitionError(Path(definition.source_path), line,
+                                      f"open_linked: '{step}' is not a step of '{target.key}' from its first state "
+                                      f"'{target.initial}'")

@@ -124,6 +124,20 @@ def test_hearing_rescheduled_when_the_companion_cannot_attend(db, registry, peop
     assert next(d for d in track.deadlines if d.key == "propose_new_time").status == "met"
 
 
+def test_investigation_meetings_are_recorded_with_their_notes(db, registry, people) -> None:
+    rep = people["rep"]
+    track = _open(db, registry, rep).tracks[0]
+    _step(db, registry, track, "check_membership", rep)
+    _step(db, registry, track, "start_support", rep)
+    _step(db, registry, track, "schedule_investigation_meeting", rep, invitation_received_on="2026-02-23",
+          meeting_at="2026-02-26T11:00", place="Ward office", companion="Rita Rep")
+    _step(db, registry, track, "investigation_meeting_held", rep, meeting_notes="Member explained the post.")
+    meeting = db.scalar(select(Meeting).where(Meeting.incident_id == track.id))
+    assert (meeting.kind, meeting.status, meeting.place, meeting.notes) == (
+        "investigation_meeting", "held", "Ward office", "Member explained the post.")
+    assert track.state == "investigation"
+
+
 def test_a_hearing_before_the_invitation_is_refused(db, registry, people) -> None:
     rep = people["rep"]
     track = _open(db, registry, rep).tracks[0]

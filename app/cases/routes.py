@@ -115,7 +115,7 @@ def show(case_file_id: int) -> str | tuple[str, int]:
     reallocate.to.choices = [c for c in _rep_choices(case_file.team_id)
                              if int(c[0]) not in case_file.current_rep_ids()]
     return render_template(
-        "cases/show.html", case_file=case_file, tracks=tracks, clock_owners=case_service.CLOCK_OWNERS,
+        "cases/show.html", case_file=case_file, tracks=tracks,
         check=case_service.membership_check(db.session, registry, case_file),
         meetings=case_service.meetings_of(db.session, case_file),
         warnings=case_service.warnings_of(db.session, case_file), may_work=can_work_case_file(_actor(), case_file),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.clock import utcnow
 from app.models import AuditEvent, CaseFile, Deadline, EvidenceFile, Incident, Meeting, Warning
 from app.services import audit
-from app.services.cases import CLOCK_OWNERS, meetings_of, warnings_of
+from app.services.cases import meetings_of, warnings_of
 from app.services.incidents import definition_for
 from app.timing import LONDON
 from app.workflow import WorkflowRegistry
@@ -79,7 +79,7 @@ def assemble(session: Session, registry: WorkflowRegistry, case_file: CaseFile, 
         state = definition.states[track.state].title if track.state in definition.states else track.state
         live = sorted((d for d in track.deadlines if d.is_live), key=lambda d: d.due_at)
         nxt = f"{live[0].title} by {_uk(live[0].due_at)}" if live else "none running"
-        bundle.tracks.append((track.reference, definition.title, state, CLOCK_OWNERS.get(track.workflow_key, "union"),
+        bundle.tracks.append((track.reference, definition.title, state, definition.clock_set_by or "union",
                               nxt))
         fields = track.fields or {}
         if fields.get("allegations"):

@@ -45,12 +45,6 @@ from app.workflow import WorkflowRegistry
 
 PRIMARY_WORKFLOWS = ("employer-disciplinary", "advice")
 REGULATOR_WORKFLOWS = ("regulator-ftp-hcpc", "regulator-ftp-nmc", "regulator-ftp-gmc")
-# Who controls each track's clock, by the side of the process that sets its dates.
-CLOCK_OWNERS = {
-    "employer-disciplinary": "employer", "disciplinary-appeal": "employer", "employment-tribunal": "tribunal",
-    "regulator-ftp-hcpc": "regulator", "regulator-ftp-nmc": "regulator", "regulator-ftp-gmc": "regulator",
-    "advice": "union",
-}
 MEMBERSHIP_NUMBER_MAX = 32
 
 

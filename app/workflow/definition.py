@@ -90,6 +90,8 @@ class WorkflowDef:
     source_text: str
     # Union side: how long someone must have been a member before the issue arose to be supported.
     qualifying_membership: str | None = None
+    # Whose process sets this workflow's dates (a member's case file shows it beside each track's clock).
+    clock_set_by: str | None = None
 
     def transitions_from(self, state: str) -> list[TransitionDef]:
         return [t for t in self.transitions.values() if state in t.from_states]

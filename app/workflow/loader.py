@@ -303,6 +303,7 @@ def parse_workflow(doc: Document, known_clause: ClauseCheck) -> tuple[WorkflowDe
         source_path=str(doc.path), source_text=doc.text,
         qualifying_membership=(_duration(doc, data["qualifying_membership"], "qualifying_membership")
                                if "qualifying_membership" in data else None),
+        clock_set_by=data.get("clock_set_by"),
     )
     return definition, [(key, doc.line_of(*where)) for key, where in workflow_refs]
 

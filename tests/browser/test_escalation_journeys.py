@@ -150,7 +150,7 @@ def test_a_press_approach_by_mail_in_is_forwarded_and_acknowledged(
     assert sorted(e.original_name for e in incident.evidence_files) == ["courier-email.png", "forwarded-message.eml"]
     told = db.session.scalars(select(OutboxMessage).where(OutboxMessage.incident_id == incident.id)).all()
     assert [m.to_address for m in told] == [demo_email("press")]  # nobody on call: the press office
-    assert "Press approach" in told[0].subject
+    assert "Press or media approach: the press office needs to see this now" in told[0].subject
     incident_id = incident.id
     db.session.remove()
 

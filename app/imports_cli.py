@@ -63,23 +63,49 @@ def _open(path: Path, fmt: str | None, mappings: tuple[str, ...], known: tuple[s
 # elsewhere waits for it), so a batch is committed after --batch-size rows or this many seconds,
 # whichever comes first: people using the web app while an import runs wait at most about this long.
 MAX_BATCH_SECONDS = 1.0
-CHUNK = 20  # rows handed to the service at a time, between checks of the clock
+CHUNK = 250  # rows handed to the service at a time (one set-based batch), between checks of the clock
+
+
+class _ProgressLines:
+    """Progress for a log (standard error is not a terminal, where click's bar prints only its label):
+    one line every ``every`` rows — rows so far, how far through the file, rows/s since the start."""
+
+    def __init__(self, label: str, size: int, every: int) -> None:
+        self.label, self.size, self.every = label, max(size, 1), every
+        self.started = time.monotonic()
+        self.next = every
+
+    def __enter__(self) -> _ProgressLines:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def update(self, rows: int, position: int) -> None:
+        if not self.every or rows < self.next:
+            return
+        self.next = (rows // self.every + 1) * self.every
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        click.echo(f"{self.label}: {rows:,} rows ({min(100, 100 * position // self.size)}%), "
+                   f"{rows / seconds:,.0f} rows/s", err=True)
 
 
 def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int, label: str,
-         handle: Callable[[list[import_service.SourceRow]], list[import_service.RowOutcome]]
-         ) -> tuple[import_service.Tally, float]:
+         handle: Callable[[list[import_service.SourceRow]], list[import_service.RowOutcome]],
+         progress_every: int = 0) -> tuple[import_service.Tally, float]:
     tally = import_service.Tally()
     started = time.monotonic()
     shown = 0
     pending: list[import_service.RowOutcome] = []
     batch_started: float | None = None
     first_line = 0
+    if sys.stderr.isatty():
+        progress = click.progressbar(length=max(source.size, 1), label=label, file=sys.stderr, show_pos=False,
+                                     show_percent=True, show_eta=True, item_show_func=lambda _: f"{tally.rows:,} rows")
+    else:
+        progress = _ProgressLines(label, source.size, progress_every)
     try:
-        with import_service.RejectsWriter(rejects_path, source) as rejects, \
-                click.progressbar(length=max(source.size, 1), label=label, file=sys.stderr,
-                                  show_pos=False, show_percent=True, show_eta=True,
-                                  item_show_func=lambda _: f"{tally.rows:,} rows") as bar:
+        with import_service.RejectsWriter(rejects_path, source) as rejects, progress as bar:
 
             def commit() -> None:
                 nonlocal pending, batch_started, shown
@@ -97,7 +123,10 @@ def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int,
                         rejects.write(outcome)
                 pending, batch_started = [], None
                 position = source.bytes_read
-                bar.update(position - shown, None)
+                if isinstance(bar, _ProgressLines):
+                    bar.update(tally.rows, position)
+                else:
+                    bar.update(position - shown, None)
                 shown = position
 
             try:
@@ -143,8 +172,11 @@ def _rate(tally: import_service.Tally, seconds: float) -> str:
               help="Where to write refused rows (default: FILE.rejects.csv).")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
               help="Most rows per transaction (a transaction also ends after about a second).")
+@click.option("--progress-every", default=10_000, show_default=True, type=click.IntRange(0),
+              help="When standard error is not a terminal (a log), print a progress line every N rows "
+                   "(rows, % of the file, rows/s); 0 for none. On a terminal a progress bar is shown.")
 def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[str, ...], workflow: str,
-                 rejects_path: Path | None, batch_size: int) -> None:
+                 rejects_path: Path | None, batch_size: int, progress_every: int) -> None:
     """Import reported posts from a monitoring tool's export (docs/import.md lists the columns).
 
     A post already on file joins its incident as a further report; running the same file again
@@ -167,7 +199,7 @@ def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[
         return import_service.import_posts_batch(db.session, registry, batch,
                                                  actor=db.session.get(User, actor_id), workflow=workflow)
 
-    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle)
+    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle, progress_every)
     click.echo(f"Imported {tally[import_service.IMPORTED]:,} new incident(s); "
                f"{tally[import_service.JOINED]:,} joined an incident already on file as a further report; "
                f"{tally[import_service.ALREADY]:,} already recorded by an earlier import (skipped); "
@@ -191,8 +223,10 @@ def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[
               help="Where to write refused rows (default: FILE.rejects.csv).")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
               help="Most rows per transaction (a transaction also ends after about a second).")
+@click.option("--progress-every", default=10_000, show_default=True, type=click.IntRange(0),
+              help="When standard error is not a terminal, print a progress line every N rows; 0 for none.")
 def import_people(file: Path, actor_email: str | None, fmt: str | None, mappings: tuple[str, ...],
-                  rejects_path: Path | None, batch_size: int) -> None:
+                  rejects_path: Path | None, batch_size: int, progress_every: int) -> None:
     """Import members and contributors with their handles from a membership system's export.
 
     People are recognised by any of their handles (or their e-mail address when a row has none),
@@ -209,7 +243,7 @@ def import_people(file: Path, actor_email: str | None, fmt: str | None, mappings
         actor = db.session.get(User, actor_id) if actor_id else None
         return import_service.import_people_batch(db.session, batch, actor=actor)
 
-    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle)
+    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle, progress_every)
     click.echo(f"{tally[import_service.CREATED]:,} person(s) added; {tally[import_service.UPDATED]:,} updated; "
                f"{tally[import_service.UNCHANGED]:,} already up to date; {tally[import_service.REJECTED]:,} rejected.")
     if tally[import_service.REJECTED]:

@@ -9,6 +9,7 @@ normalised key (``url_key``) and, where the address holds one, the platform's ow
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2000
@@ -78,6 +79,7 @@ def _host(hostname: str) -> str:
     return HOST_ALIASES.get(host, host)
 
 
+@lru_cache(maxsize=4096)  # pure; the import asks for each row's key several times
 def url_key(url: str) -> str:
     """The address reduced to what identifies the post: no scheme, ``www.``, fragment, tracking
     parameters or trailing slash; known host aliases merged; host and path case ignored where the

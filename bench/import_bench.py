@@ -173,6 +173,9 @@ class ImportRun:
     seconds: float
     peak_rss_mb: float
     rows_per_s: float
+    # The child's own CPU time (user + system, from wait4): on a shared machine, what the import itself cost.
+    cpu_seconds: float
+    rows_per_cpu_s: float
     counts: dict[str, int]
     output: str
 
@@ -198,8 +201,10 @@ def run_import(url: str, csv_path: Path, rows: int, batch_size: int) -> ImportRu
         raise SystemExit(f"cannot read the import's summary:\n{output}")
     imported, joined, already, rejected = (int(g.replace(",", "")) for g in match.groups())
     # ru_maxrss is in kilobytes on Linux.
+    cpu = usage.ru_utime + usage.ru_stime
     return ImportRun(seconds=round(seconds, 2), peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
-                     rows_per_s=round(rows / seconds, 1),
+                     rows_per_s=round(rows / seconds, 1), cpu_seconds=round(cpu, 2),
+                     rows_per_cpu_s=round(rows / cpu, 1) if cpu else 0.0,
                      counts={"imported": imported, "joined": joined, "already": already, "rejected": rejected},
                      output=output.strip())
 
@@ -236,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"generated {csv_path} ({csv_path.stat().st_size / 1e6:.1f} MB, {args.rows:,} rows) in "
         f"{time.monotonic() - started:.1f} s; expect {asdict(expected)}")
     prepare_database(url, args.reset)
+    say(f"load average before the import: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     first = run_import(url, csv_path, args.rows, args.batch_size)
     say(first.output)
     tables = count_rows(url)
@@ -252,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "tables": tables, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                       "platform": platform.platform()},
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_after_first": os.getloadavg(),
     }
     if args.rerun:
         again = run_import(url, csv_path, args.rows, args.batch_size)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.models import AuditEvent, Incident, Person, Post, Report, SocialHandle, User
 from app.services import imports
 from app.services.incidents import OpenRequest, PostInput
-from app.services.intake import ReportInput, report_post
+from app.services.intake import ReportInput, check_post, report_post
 from tests.conftest import PASSWORD, login
 
 NHS = "943 476 5919"  # a valid NHS number (modulus 11)
@@ -331,3 +331,139 @@ def test_a_file_that_stops_being_utf8_keeps_the_rows_before_it(cli_env, tmp_path
     assert rerun.returncode == 0 and found, rerun.stdout
     imported, already = int(found.group(1)), int(found.group(2))
     assert already >= 10 and imported + already == 30
+
+
+# --- the summary's counts, progress lines, and dedupe by platform post id ------------------------------
+
+BREACHING = (
+    "platform,url,author_handle,text,reporter\r\n"
+    f"x,https://x.com/a1/status/9000000001,@a1,Patient NHS no {NHS} seen today,Brandwatch\r\n"  # PII: rcr:2.8
+    "x,https://x.com/a2/status/9000000002,@a2,\"Spoke to the Telegraph journalist about the college's stance\","
+    "Brandwatch\r\n"  # the media clause
+    "x,https://x.com/a3/status/9000000003,@a3,the ward manager is a useless moron,Brandwatch\r\n"  # insults
+    "x,https://x.com/a4/status/9000000004,@a4,Lovely sunny day for the radiology conference,Brandwatch\r\n"
+    "x,https://x.com/a5/status/9000000005,@a5,Off to the gym then lunch,Brandwatch\r\n"
+    "x,https://x.com/a6/status/9000000006,@a6,,Brandwatch\r\n"  # no text: nothing to suggest
+    "x,https://twitter.com/a3/status/9000000003?s=20,,the ward manager is a useless moron,Talkwalker\r\n"  # joined
+    "x,https://x.com/a1/status/9000000001,@a1,Patient NHS no {NHS} seen today,Brandwatch\r\n"  # already recorded
+)
+
+
+def test_the_summary_counts_rows_with_suggested_clauses(app, db, comms, tmp_path):
+    from app.services.suggestions import for_incident
+
+    path = tmp_path / "breaching.csv"
+    path.write_text(BREACHING.replace("{NHS}", NHS), encoding="utf-8")
+    lines = _by_line(_run(app, db, path, actor=comms))
+    assert {line: o.status for line, o in lines.items()} == {2: "imported", 3: "imported", 4: "imported",
+                                                             5: "imported", 6: "imported", 7: "imported",
+                                                             8: "joined", 9: "already recorded"}
+    # The three breaching posts, and the joined report of one of them; never the already-recorded row.
+    assert sorted(line for line, o in lines.items() if o.suggested) == [2, 3, 4, 8]
+    assert sorted(line for line, o in lines.items() if o.pii) == [2]
+    # The same as the incident page suggests for each post.
+    registry = app.extensions["breachdesk.workflows"]
+    for line in (2, 3, 4, 5, 6, 7):
+        incident = db.scalar(select(Incident).where(Incident.reference == lines[line].reference))
+        assert bool(for_incident(incident, registry.catalogues).clauses) == lines[line].suggested
+
+
+def test_the_command_prints_progress_lines_and_the_suggested_count(cli_env, tmp_path):
+    assert cli_env("users", "create", "comms@example.org", "--name", "Comms", "--role", "comms", "--team",
+                   "communications", "--password-stdin", stdin="a long enough password 1\n").returncode == 0
+    path = tmp_path / "breaching.csv"
+    path.write_text(BREACHING.replace("{NHS}", NHS), encoding="utf-8")
+    # Standard error is a pipe here, as when the output goes to a log: lines, not a bar.
+    result = cli_env("import", "posts", str(path), "--as", "comms@example.org", "--batch-size", "2",
+                     "--progress-every", "3")
+    assert result.returncode == 0, result.stderr
+    assert "1 row(s) have patient or contact details in their text and 4 have suggested clauses" in result.stdout
+    progress = re.findall(r"^Importing breaching\.csv: ([\d,]+) rows \((\d+)%\), ([\d,]+) rows/s$", result.stderr,
+                          re.M)
+    # At commits (every 2 rows), once 3 and then 6 rows have passed.
+    assert [rows for rows, _percent, _rate in progress] == ["4", "6"]
+    assert 0 < int(progress[0][1]) <= int(progress[1][1]) <= 100  # of the file read so far (it reads ahead)
+    quiet = cli_env("import", "posts", str(path), "--as", "comms@example.org", "--progress-every", "0")
+    assert quiet.returncode == 0 and "rows/s" not in quiet.stderr
+
+
+def test_the_same_platform_post_id_alone_joins_the_incident_on_file(app, db, comms, tmp_path):
+    registry = app.extensions["breachdesk.workflows"]
+    known = report_post(db, registry, OpenRequest(workflow_key="problem-solving", title="Known", post=check_post(
+        PostInput(platform="x", url="https://x.com/known/status/4444444444"))), ReportInput(channel="member_report"),
+        actor=comms).incident  # the post id 4444444444, from the address
+    db.commit()
+    known_id = known.id
+    assert known.posts[0].platform_post_id == "4444444444"
+    path = tmp_path / "ids.csv"
+    # Another address (an archive copy, nothing in it says which post) but the platform's id of the post on file.
+    path.write_text("platform,url,platform_post_id,text,reporter\r\n"
+                    "x,https://archive.example.org/copy/77,4444444444,archived copy,Archiver\r\n"
+                    "x,https://archive.example.org/copy/78,4444444444,archived copy,Archiver\r\n"
+                    "instagram,https://archive.example.org/copy/79,4444444444,same id on another platform,Archiver\r\n",
+                    encoding="utf-8")
+    lines = _by_line(_run(app, db, path, actor=comms))
+    assert {line: o.status for line, o in lines.items()} == {2: "joined", 3: "already recorded", 4: "imported"}
+    assert lines[2].reference == db.get(Incident, known_id).reference
+    reports = db.get(Incident, known_id).reports
+    assert [(r.channel, r.reporter, r.post_id) for r in reports][1:] == [("import", "Archiver", reports[0].post_id)]
+    assert _count(db, Incident) == 2 and _count(db, Post) == 2
+    again = db.scalars(select(AuditEvent).where(AuditEvent.action == "incident.reported_again")).all()
+    assert [(e.incident_id, e.data["url"]) for e in again] == [(known_id, "https://archive.example.org/copy/77")]
+
+
+def test_open_incidents_writes_what_open_incident_writes(app, db, make):
+    """The bulk opening (incidents.open_incidents) against the one-incident path, for every workflow."""
+    from app.clock import frozen_at
+    from app.models import Deadline, IncidentClause
+    from app.services.incidents import open_incident, open_incidents
+
+    registry = app.extensions["breachdesk.workflows"]
+    admin = db.get(User, make.user("admin").id)
+    subject = Person(name="Dr Subject", role="member")
+    db.add(subject)
+    db.flush()
+
+    def request(key: str, n: int) -> OpenRequest:
+        return OpenRequest(workflow_key=key, title=f"Opened {n}", summary="s", subject_id=subject.id,
+                           clauses=["rcr:2.8"], post=PostInput(platform="x", url=f"https://x.com/a/status/{n}",
+                                                               platform_post_id=str(n), text="text",
+                                                               posted_at=datetime(2026, 3, 1, tzinfo=UTC)))
+
+    def rows(incident_id: int) -> dict:
+        incident = db.get(Incident, incident_id)
+        opened = db.scalar(select(AuditEvent).where(AuditEvent.incident_id == incident_id,
+                                                    AuditEvent.action == "incident.opened"))
+        return {
+            "incident": {k: getattr(incident, k) for k in ("kind", "summary", "side", "workflow_key",
+                                                            "workflow_version", "state", "severity", "calendar",
+                                                            "restricted", "subject_id", "assignee_id", "team_id",
+                                                            "created_by_id", "created_at", "version", "fields")},
+            "posts": [(p.platform, p.url.rsplit("/", 1)[0], p.posted_at, p.text_sha256, p.captured_by_id)
+                      for p in incident.posts],
+            "clauses": [(c.clause_key, c.catalogue_version, c.cited_by_id) for c in
+                        db.scalars(select(IncidentClause).where(IncidentClause.incident_id == incident_id))],
+            "deadlines": [(d.key, d.title, d.why, d.duration, d.calendar, d.started_at, d.due_at, d.status,
+                           d.reminders, d.on_breach, d.paused_seconds) for d in
+                          db.scalars(select(Deadline).where(Deadline.incident_id == incident_id).order_by(Deadline.id))],
+            "audit": (opened.actor_id, opened.to_state, opened.workflow_version,
+                      {**opened.data, "title": None}),
+        }
+
+    keys = sorted(registry.current)
+    with frozen_at(datetime(2026, 3, 2, 10, 0, tzinfo=UTC)):
+        single = [open_incident(db, registry, request(key, 1000 + n), actor=admin, check_role=False).id
+                  for n, key in enumerate(keys)]
+        bulk = open_incidents(db, registry, [request(key, 2000 + n) for n, key in enumerate(keys)], actor=admin,
+                              check_role=False)
+    db.commit()
+    assert any(registry.get(key).on_open for key in keys)  # some start a deadline on opening
+    for key, one, many in zip(keys, single, bulk, strict=True):
+        expected, got = rows(one), rows(many.id)
+        assert {k: v for k, v in got["incident"].items() if expected["incident"][k] != v} == {}, key
+        assert expected == got, key
+        assert many.reference.startswith("BD-2026-") and many.post_id is not None
+    from app.services.audit import verify_chain
+
+    db.rollback()  # verify_chain reads through a connection of its own
+    assert verify_chain(db) is None

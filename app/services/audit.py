@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
 from app.models import AuditChainHead, AuditEvent, Incident, User
+from app.services.bulk import insert_rows
 
 GENESIS_HASH = "0" * 64
 
@@ -40,22 +41,27 @@ class AuditTamperingRefused(RuntimeError):
 
 
 def _canonical(event: AuditEvent) -> bytes:
+    return _canonical_values({column: getattr(event, column) for column in _HASHED})
+
+
+def _canonical_values(row: dict[str, Any]) -> bytes:
+    """The bytes a row's hash covers, from its column values (the one definition of the chain's form)."""
     body = {
-        "prev": event.prev_hash,
-        "at": event.at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor": event.actor_label,
-        "action": event.action,
-        "incident_id": event.incident_id,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "from": event.from_state,
-        "to": event.to_state,
-        "transition": event.transition,
-        "workflow_version": event.workflow_version,
-        "comment": event.comment,
-        "data": event.data,
-        "ip": event.ip,
+        "prev": row["prev_hash"],
+        "at": row["at"].isoformat(),
+        "actor_id": row["actor_id"],
+        "actor": row["actor_label"],
+        "action": row["action"],
+        "incident_id": row["incident_id"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
+        "from": row["from_state"],
+        "to": row["to_state"],
+        "transition": row["transition"],
+        "workflow_version": row["workflow_version"],
+        "comment": row["comment"],
+        "data": row["data"],
+        "ip": row["ip"],
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
@@ -89,6 +95,10 @@ class Entry:
     comment: str | None = None
     data: dict[str, Any] | None = None
     actor_label: str | None = None
+    # For bulk writers that have the incident's id and workflow version but no loaded Incident
+    # (the import): used only when ``incident`` is None.
+    incident_id: int | None = None
+    workflow_version: str | None = None
 
 
 def record(
@@ -127,29 +137,31 @@ def record_many(session: Session, entries: list[Entry]) -> list[int]:
     rows = []
     for entry in entries:
         actor, incident = entry.actor, entry.incident
-        event = AuditEvent(
-            at=now,
-            actor_id=actor.id if actor is not None else None,
-            actor_label=entry.actor_label or (actor.email if actor is not None else "system"),
-            action=entry.action,
-            incident_id=incident.id if incident is not None else None,
-            object_type=entry.object_type,
-            object_id=str(entry.object_id) if entry.object_id is not None else None,
-            from_state=entry.from_state,
-            to_state=entry.to_state,
-            transition=entry.transition,
-            workflow_version=incident.workflow_version if incident is not None else None,
-            comment=entry.comment,
-            data=entry.data or {},
-            ip=origin,
-            prev_hash=previous,
-        )
-        # A transient object is used only to compute the hash exactly as verify_chain will.
-        event.hash = previous = compute_hash(event)
-        rows.append({column: getattr(event, column) for column in _COLUMNS})
+        row = {
+            "at": now,
+            "actor_id": actor.id if actor is not None else None,
+            "actor_label": entry.actor_label or (actor.email if actor is not None else "system"),
+            "action": entry.action,
+            "incident_id": incident.id if incident is not None else entry.incident_id,
+            "object_type": entry.object_type,
+            "object_id": str(entry.object_id) if entry.object_id is not None else None,
+            "from_state": entry.from_state,
+            "to_state": entry.to_state,
+            "transition": entry.transition,
+            "workflow_version": incident.workflow_version if incident is not None else entry.workflow_version,
+            "comment": entry.comment,
+            "data": entry.data or {},
+            "ip": origin,
+            "prev_hash": previous,
+        }
+        # Hashed from the very values inserted, in the form verify_chain recomputes from the stored row.
+        row["hash"] = previous = hashlib.sha256(_canonical_values(row)).hexdigest()
+        rows.append(row)
     table = AuditEvent.__table__
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = list(session.scalars(statement, rows)) if len(rows) > 1 else [session.scalar(statement, rows[0])]
+    if len(rows) > 1:
+        ids = insert_rows(session, table, rows)
+    else:
+        ids = [session.scalar(insert(table).returning(table.c.id), rows[0])]
     # The chain is walked in id order, so the ids must follow the order the hashes were chained in.
     if ids != sorted(ids):
         raise RuntimeError("audit rows were given ids out of chain order; refusing to write a broken chain")
@@ -159,8 +171,8 @@ def record_many(session: Session, entries: list[Entry]) -> list[int]:
     return ids
 
 
-_COLUMNS = ("at", "actor_id", "actor_label", "action", "incident_id", "object_type", "object_id", "from_state",
-            "to_state", "transition", "workflow_version", "comment", "data", "ip", "prev_hash", "hash")
+_HASHED = ("at", "actor_id", "actor_label", "action", "incident_id", "object_type", "object_id", "from_state",
+           "to_state", "transition", "workflow_version", "comment", "data", "ip", "prev_hash")
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ permissions, write the audit row and flush, and leave the commit to the caller.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,7 +31,8 @@ from app.permissions import can_know, can_open, can_view
 from app.policy import Catalogues
 from app.services import NotFound, ServiceError, audit
 from app.services import deadlines as deadline_service
-from app.services.references import next_reference
+from app.services.bulk import insert_rows
+from app.services.references import next_reference, next_references
 from app.timing import CALENDAR_NAMES
 from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry, decide
 from app.workflow.guards import IncidentFacts
@@ -74,6 +75,8 @@ class OpenRequest:
     calendar: str | None = None
     restricted: bool = False
     kind: str | None = None
+    # The subject by id, when the caller has no loaded Person (the bulk import); ``subject`` wins if both.
+    subject_id: int | None = None
     case_file: CaseFile | None = None
 
 
@@ -115,11 +118,11 @@ def default_team(session: Session, side: str, actor: User | None, assignee: User
     return session.scalar(select(Team).where(Team.key == COLLEGE_TEAM))
 
 
-def cite(session: Session, catalogues: Catalogues, incident: Incident, clause_keys: list[str], *,
-         actor: User | None, on: date) -> list[str]:
-    """Add citations (as worded on ``on``); returns the keys newly cited."""
-    existing = {c.clause_key for c in incident.clauses}
-    added = []
+def citations(catalogues: Catalogues, clause_keys: list[str], *, on: date,
+              already: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(clause key, catalogue version as worded on ``on``) for each key not already cited, in order."""
+    existing = set(already)
+    found = []
     for key in clause_keys:
         if not catalogues.known(key):
             raise ServiceError(
@@ -127,25 +130,34 @@ def cite(session: Session, catalogues: Catalogues, incident: Incident, clause_ke
             )
         if key in existing:
             continue
-        clause = catalogues.clause(key, on)
-        incident.clauses.append(IncidentClause(clause_key=key, catalogue_version=clause.version,
-                                               cited_by_id=actor.id if actor else None))
+        found.append((key, catalogues.clause(key, on).version))
         existing.add(key)
-        added.append(key)
-    return added
+    return found
 
 
-def open_incident(
-    session: Session,
-    registry: WorkflowRegistry,
-    request: OpenRequest,
-    *,
-    actor: User | None,
-    check_role: bool = True,
-) -> Incident:
-    """Open an incident at its workflow's initial state and run the workflow's opening effects."""
-    from app.services.effects import run_effects
+def cite(session: Session, catalogues: Catalogues, incident: Incident, clause_keys: list[str], *,
+         actor: User | None, on: date) -> list[str]:
+    """Add citations (as worded on ``on``); returns the keys newly cited."""
+    added = citations(catalogues, clause_keys, on=on, already={c.clause_key for c in incident.clauses})
+    for key, version in added:
+        incident.clauses.append(IncidentClause(clause_key=key, catalogue_version=version,
+                                               cited_by_id=actor.id if actor else None))
+    return [key for key, _version in added]
 
+
+@dataclass(frozen=True)
+class CheckedOpen:
+    """An OpenRequest that passed ``check_open``, with the values it settles."""
+
+    definition: WorkflowDef
+    title: str
+    severity: str
+    calendar: str
+
+
+def check_open(registry: WorkflowRegistry, request: OpenRequest, *, actor: User | None,
+               check_role: bool = True) -> CheckedOpen:
+    """Everything ``open_incident`` refuses, checked before anything is written (ServiceError says why)."""
     if request.workflow_key not in registry:
         raise ServiceError(f"Unknown workflow {request.workflow_key!r}.")
     definition = registry.get(request.workflow_key)
@@ -162,6 +174,22 @@ def open_incident(
     calendar = request.calendar or "england-and-wales"
     if calendar not in CALENDAR_NAMES:
         raise ServiceError(f"Unknown calendar {calendar!r}; use one of {', '.join(CALENDAR_NAMES)}.")
+    return CheckedOpen(definition, title, severity, calendar)
+
+
+def open_incident(
+    session: Session,
+    registry: WorkflowRegistry,
+    request: OpenRequest,
+    *,
+    actor: User | None,
+    check_role: bool = True,
+) -> Incident:
+    """Open an incident at its workflow's initial state and run the workflow's opening effects."""
+    from app.services.effects import run_effects
+
+    checked = check_open(registry, request, actor=actor, check_role=check_role)
+    definition, title, severity, calendar = checked.definition, checked.title, checked.severity, checked.calendar
     now = utcnow()
     remember_version(session, definition)
     incident = Incident(
@@ -177,7 +205,8 @@ def open_incident(
         severity=severity,
         calendar=calendar,
         restricted=request.restricted,
-        subject=request.subject,
+        subject=request.subject if request.subject is not None or request.subject_id is None
+        else session.get(Person, request.subject_id),
         case_file=request.case_file,
         assignee=request.assignee,
         team=request.team or default_team(session, definition.side, actor, request.assignee),
@@ -187,7 +216,7 @@ def open_incident(
     )
     session.add(incident)
     if request.post is not None:
-        incident.posts.append(_capture_post(request.post, actor))
+        incident.posts.append(Post(**post_values(request.post, actor, utcnow())))
     post_day = request.post.posted_at.date() if request.post and request.post.posted_at else now.date()
     cited = cite(session, registry.catalogues, incident, request.clauses, actor=actor, on=post_day)
     session.flush()
@@ -198,17 +227,154 @@ def open_incident(
     return incident
 
 
-def _capture_post(post: PostInput, actor: User | None) -> Post:
+# Opening effects the bulk path runs once per workflow and calendar on a stand-in incident and copies to
+# every incident of the batch: they change only the incident in memory (its deadlines) and read nothing of
+# it but its calendar (and its case file, which bulk openings never have). A workflow whose ``on_open``
+# has any other effect is opened one incident at a time by ``open_incident``.
+BULK_OPENING_EFFECTS = frozenset({"start_deadline"})
+
+
+# What the stand-in of ``open_incidents`` carries or the bulk path writes itself. A request with anything
+# else set (a field added to OpenRequest later, which opening effects may read) is opened by open_incident.
+_BULK_FIELDS = frozenset({"workflow_key", "title", "summary", "subject", "subject_id", "assignee", "team",
+                          "severity", "clauses", "post", "calendar", "restricted", "kind"})
+
+
+def _plain(request: OpenRequest) -> bool:
+    for spec in fields(request):
+        if spec.name not in _BULK_FIELDS:
+            default = spec.default_factory() if spec.default is MISSING else spec.default  # type: ignore[misc]
+            if getattr(request, spec.name) != default:
+                return False
+    return True
+
+
+@dataclass
+class Opened:
+    """One incident ``open_incidents`` opened (its rows are written; no Incident object is loaded)."""
+
+    id: int
+    reference: str
+    workflow_version: str
+    post_id: int | None
+    # The "incident.opened" audit row, when the caller asked to write the batch's audit rows itself.
+    entry: audit.Entry | None = None
+
+
+def open_incidents(
+    session: Session,
+    registry: WorkflowRegistry,
+    requests: list[OpenRequest],
+    *,
+    actor: User | None,
+    check_role: bool = True,
+    write_audit: bool = True,
+) -> list[Opened]:
+    """Open many incidents at once (the bulk import): the same rows ``open_incident`` writes for each —
+    reference, workflow version, post, citations, opening deadlines, an "incident.opened" audit row —
+    written set-wise: references taken N at a time, one INSERT per table, the opening effects worked out
+    once per workflow and calendar. Every request must pass ``check_open`` (the first that does not
+    raises ServiceError before anything is written). With ``write_audit=False`` each result carries its
+    audit entry for the caller to write with ``audit.record_many`` in the order it chooses. Flushes."""
+    from app.models import Deadline
+    from app.services.effects import run_effects
+
+    checked = [check_open(registry, r, actor=actor, check_role=check_role) for r in requests]
+    now = utcnow()
+    for definition in {c.definition.key: c.definition for c in checked}.values():
+        remember_version(session, definition)
+    bulk = [i for i, (r, c) in enumerate(zip(requests, checked, strict=True))
+            if _plain(r) and {ref.name for ref in c.definition.on_open} <= BULK_OPENING_EFFECTS]
+    references = iter(next_references(session, now.year, len(bulk)))
+    teams: dict[tuple[str, int | None], int | None] = {}
+    rows = []
+    for i in bulk:
+        request, check = requests[i], checked[i]
+        definition = check.definition
+        team_id = request.team.id if request.team is not None else None
+        if request.team is None:
+            key = (definition.side, request.assignee.id if request.assignee else None)
+            if key not in teams:
+                team = default_team(session, definition.side, actor, request.assignee)
+                teams[key] = team.id if team is not None else None
+            team_id = teams[key]
+        rows.append({
+            "reference": next(references), "kind": request.kind or definition.kind, "title": check.title,
+            "summary": (request.summary or "").strip() or None, "side": definition.side,
+            "workflow_key": definition.key, "workflow_version": definition.version, "state": definition.initial,
+            "state_entered_at": now, "severity": check.severity, "calendar": check.calendar,
+            "restricted": request.restricted,
+            "subject_id": request.subject.id if request.subject is not None else request.subject_id,
+            "assignee_id": request.assignee.id if request.assignee is not None else None, "team_id": team_id,
+            "created_by_id": actor.id if actor is not None else None, "created_at": now, "updated_at": now,
+            "version": 1,
+        })
+    ids = insert_rows(session, Incident.__table__, rows)
+    post_rows, post_of = [], []
+    for i, incident_id in zip(bulk, ids, strict=True):
+        if requests[i].post is not None:
+            post_rows.append({**post_values(requests[i].post, actor, now), "incident_id": incident_id})
+            post_of.append(i)
+    post_ids = dict(zip(post_of, insert_rows(session, Post.__table__, post_rows), strict=True))
+    clause_rows, cited_keys = [], {}
+    deadline_rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    planned: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for i, incident_id in zip(bulk, ids, strict=True):
+        request, check = requests[i], checked[i]
+        post_day = request.post.posted_at.date() if request.post and request.post.posted_at else now.date()
+        found = citations(registry.catalogues, request.clauses, on=post_day)
+        cited_keys[i] = [key for key, _version in found]
+        clause_rows.extend({"incident_id": incident_id, "clause_key": key, "catalogue_version": version,
+                            "cited_by_id": actor.id if actor else None, "cited_at": now} for key, version in found)
+        group = (check.definition.key, check.calendar)
+        if group not in planned:
+            # The workflow's own opening effects, run once on a stand-in that is never added to the session.
+            stand_in = Incident(workflow_key=check.definition.key, workflow_version=check.definition.version,
+                                calendar=check.calendar, severity=check.severity, side=check.definition.side,
+                                state=check.definition.initial, fields={})
+            run_effects(session, registry, check.definition, stand_in, check.definition.on_open, values={},
+                        actor=actor)
+            planned[group] = [{c.key: getattr(d, c.key) for c in Deadline.__table__.columns
+                               if c.key not in ("id", "incident_id") and getattr(d, c.key) is not None}
+                              for d in stand_in.deadlines]
+        for values in planned[group]:
+            deadline_rows.setdefault(tuple(sorted(values)), []).append({**values, "incident_id": incident_id})
+    if clause_rows:
+        session.execute(insert(IncidentClause.__table__), clause_rows)
+    for same_columns in deadline_rows.values():
+        session.execute(insert(Deadline.__table__), same_columns)
+    results: dict[int, Opened] = {}
+    for i, incident_id, row in zip(bulk, ids, rows, strict=True):
+        check = checked[i]
+        entry = audit.Entry(actor=actor, action="incident.opened", incident_id=incident_id,
+                            workflow_version=row["workflow_version"], to_state=row["state"],
+                            data={"workflow": check.definition.key, "title": check.title, "clauses": cited_keys[i],
+                                  "severity": check.severity})
+        results[i] = Opened(incident_id, row["reference"], row["workflow_version"], post_ids.get(i), entry)
+    if write_audit:
+        audit.record_many(session, [results[i].entry for i in bulk])  # type: ignore[misc]
+        for i in bulk:
+            results[i].entry = None
+    for i, request in enumerate(requests):  # the rest, one at a time, through the one-incident path
+        if i not in results:
+            incident = open_incident(session, registry, request, actor=actor, check_role=check_role)
+            results[i] = Opened(incident.id, incident.reference, incident.workflow_version,
+                                incident.posts[0].id if incident.posts else None)
+    return [results[i] for i in range(len(requests))]
+
+
+def post_values(post: PostInput, actor: User | None, now: datetime) -> dict[str, Any]:
+    """A captured post's column values (``open_incident`` and ``open_incidents`` both store posts so)."""
     from app.posts import url_key
     from app.services.evidence import sha256_text
 
-    return Post(
-        platform=post.platform, url=post.url, url_key=url_key(post.url) if post.url else None,
-        platform_post_id=post.platform_post_id,
-        author_handle=post.author_handle, posted_at=post.posted_at, text=post.text,
-        text_sha256=sha256_text(post.text) if post.text else None,
-        captured_by_id=actor.id if actor else None, captured_at=utcnow(),
-    )
+    return {
+        "platform": post.platform, "url": post.url, "url_key": url_key(post.url) if post.url else None,
+        "platform_post_id": post.platform_post_id,
+        "author_handle": post.author_handle, "posted_at": post.posted_at, "text": post.text,
+        "text_sha256": sha256_text(post.text) if post.text else None,
+        "captured_by_id": actor.id if actor else None, "captured_at": now,
+    }
 
 
 def facts_about(incident: Incident) -> IncidentFacts:

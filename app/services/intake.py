@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -27,6 +27,7 @@ from app.permissions import can_open, can_view
 from app.posts import BadUrl, check_url, post_id_from_url, url_key
 from app.services import InvalidInput, ServiceError, audit
 from app.services import evidence as evidence_service
+from app.services.bulk import insert_rows
 from app.services.incidents import OpenRequest, PostInput, open_incident
 from app.workflow import WorkflowRegistry
 
@@ -35,6 +36,7 @@ UPHELD_BREACH = "upheld_breach"
 MAX_HANDLE_LENGTH = 100
 # Letters, digits and the punctuation platforms allow in user names (Mastodon's user@server too).
 HANDLE_CHARACTERS = r"[\w.\-@]"
+_NOT_HANDLE_CHARACTER = re.compile(r"[^\w.\-@]")
 
 
 @dataclass
@@ -72,7 +74,7 @@ def check_handle(handle: str, label: str = "handle") -> str:
     if len(text) > MAX_HANDLE_LENGTH:
         raise InvalidInput(f"The {label} is {len(text)} characters long; handles are under {MAX_HANDLE_LENGTH}.",
                            {label: "too long"})
-    odd = sorted({ch for ch in key if not re.fullmatch(HANDLE_CHARACTERS, ch)})
+    odd = sorted(set(_NOT_HANDLE_CHARACTER.findall(key)))
     if odd:
         shown = " ".join(repr(ch) for ch in odd[:5])
         raise InvalidInput(f"The {label} {text!r} has characters no platform allows in a handle ({shown}); "
@@ -114,14 +116,35 @@ def check_post(post: PostInput, *, now: datetime | None = None) -> PostInput:
 
 def find_existing_post(session: Session, post: PostInput) -> Post | None:
     """A post already on file that is the same post: same platform post id, or the same address."""
+    return find_existing_posts(session, [post])[0]
+
+
+def find_existing_posts(session: Session, posts: list[PostInput]) -> list[Post | None]:
+    """``find_existing_post`` for many posts with one query (the bulk import): for each, the oldest post on
+    file with the same platform post id or the same address, or None."""
+    keys = [(url_key(p.url) if p.url else None, (p.platform, p.platform_post_id) if p.platform_post_id else None)
+            for p in posts]
+    url_keys = sorted({k for k, _ in keys if k})
+    post_ids = sorted({pid for _, pid in keys if pid})
     conditions = []
-    if post.platform_post_id:
-        conditions.append((Post.platform == post.platform) & (Post.platform_post_id == post.platform_post_id))
-    if post.url:
-        conditions.append(Post.url_key == url_key(post.url))
+    if url_keys:
+        conditions.append(Post.url_key.in_(url_keys))
+    if post_ids:
+        conditions.append(Post.platform_post_id.in_(sorted({pid for _platform, pid in post_ids})))
     if not conditions:
-        return None
-    return session.scalar(select(Post).where(or_(*conditions)).order_by(Post.id).limit(1))
+        return [None] * len(posts)
+    by_url: dict[str, Post] = {}
+    by_id: dict[tuple[str, str], Post] = {}
+    for found in session.scalars(select(Post).where(or_(*conditions)).order_by(Post.id)):  # oldest first
+        if found.url_key:
+            by_url.setdefault(found.url_key, found)
+        if found.platform_post_id:
+            by_id.setdefault((found.platform, found.platform_post_id), found)
+    result: list[Post | None] = []
+    for key, pid in keys:
+        candidates = [p for p in (by_url.get(key) if key else None, by_id.get(pid) if pid else None) if p]
+        result.append(min(candidates, key=lambda p: p.id) if candidates else None)
+    return result
 
 
 def resolve_subject(session: Session, subject: SubjectInput, *, actor: User | None, via: str) -> Person:
@@ -132,6 +155,27 @@ def resolve_subject(session: Session, subject: SubjectInput, *, actor: User | No
         if person is None:
             raise InvalidInput("No such person on file; pick the author again.", {"subject": "no such person"})
         return person
+    name, role, handles = _checked_subject(subject)
+    found = people_with_handles(session, [key for _platform, key in handles])
+    person = _holder(found, {p.id: {(h.platform, h.handle_key) for h in p.handles} for p in found}, handles)
+    if person is not None:
+        known = {(h.platform, h.handle_key) for h in person.handles}
+        for (platform, key), text in handles.items():
+            if (platform, key) not in known and not _handle_taken(session, platform, key):
+                person.handles.append(SocialHandle(platform=platform, handle=text))
+        return person
+    person = Person(name=name, role=role)
+    for (platform, _key), text in handles.items():
+        person.handles.append(SocialHandle(platform=platform, handle=text))
+    session.add(person)
+    session.flush()
+    audit.record(session, actor=actor, action="person.created", object_type="person", object_id=person.id,
+                 data={"via": via, "handles": len(handles)})
+    return person
+
+
+def _checked_subject(subject: SubjectInput) -> tuple[str, str, dict[tuple[str, str], str]]:
+    """(name, role, {(platform, handle key): handle as typed}) of a subject to match or create."""
     name = " ".join((subject.name or "").split())
     if not name:
         raise InvalidInput("Give the author's name (or pick an existing person).",
@@ -149,27 +193,20 @@ def resolve_subject(session: Session, subject: SubjectInput, *, actor: User | No
                                {f"subject.handles.{index}.platform": "unknown platform"})
         text = check_handle(handle, f"subject.handles.{index}.handle")
         handles.setdefault((platform, normalise_handle(text)), text)
-    found = people_with_handles(session, [key for _platform, key in handles])
-    same_platform = {p.id: p for p in found if any((h.platform, h.handle_key) in handles for h in p.handles)}
+    return name, role, handles
+
+
+def _holder(found: list[Any], held: dict[int, set[tuple[str, str]]], handles: dict[tuple[str, str], str]
+            ) -> Any:
+    """Which of ``found`` (everyone holding one of the handle keys on any platform; ``held`` maps each one's
+    id to its (platform, key) pairs) the handles are: the holder of the same handle on the same platform,
+    else the one holder on another platform; None for nobody; InvalidInput when they point at two people."""
+    same_platform = {p.id: p for p in found if held[p.id] & handles.keys()}
     candidates = same_platform or {p.id: p for p in found}
     if len(candidates) > 1:
         raise InvalidInput("These handles belong to different people already on file; give the handles of one "
                            "person or pick the person.", {"subject.handles": "handles of more than one person"})
-    if candidates:
-        person = next(iter(candidates.values()))
-        known = {(h.platform, h.handle_key) for h in person.handles}
-        for (platform, key), text in handles.items():
-            if (platform, key) not in known and not _handle_taken(session, platform, key):
-                person.handles.append(SocialHandle(platform=platform, handle=text))
-        return person
-    person = Person(name=name, role=role)
-    for (platform, _key), text in handles.items():
-        person.handles.append(SocialHandle(platform=platform, handle=text))
-    session.add(person)
-    session.flush()
-    audit.record(session, actor=actor, action="person.created", object_type="person", object_id=person.id,
-                 data={"via": via, "handles": len(handles)})
-    return person
+    return next(iter(candidates.values())) if candidates else None
 
 
 def _handle_taken(session: Session, platform: str, key: str) -> bool:
@@ -201,47 +238,143 @@ def report_post(
 
     ``request.post`` must have been through ``check_post``.
     """
-    if report.channel not in REPORT_CHANNELS:
-        raise InvalidInput(f"Unknown report channel {report.channel!r}.", {"channel": "unknown channel"})
-    reporter = " ".join((report.reporter or "").split())[:200] or None
+    values = report_values(report, actor)
     if request.post is not None:
         _serialise_same_post(session, request.post)
     existing = find_existing_post(session, request.post) if request.post is not None else None
     if existing is not None:
         incident = existing.incident
-        entry = Report(incident_id=incident.id, post_id=existing.id, channel=report.channel, reporter=reporter,
-                       note=(report.note or "").strip() or None, logged_by_id=actor.id if actor else None,
-                       reported_at=report.reported_at or utcnow())
+        entry = Report(incident_id=incident.id, post_id=existing.id, **values)
         incident.reports.append(entry)
         session.flush()
-        audit.record(session, actor=actor, action="incident.reported_again", incident=incident,
-                     object_type="report", object_id=entry.id,
-                     data={"channel": report.channel, "url": request.post.url if request.post else None})
+        audit.record_many(session, [joined_entry(actor, incident.id, incident.workflow_version, entry.id,
+                                                 report.channel, request.post)])
         return IntakeResult(incident=incident, joined=True, report=entry)
     incident = open_incident(session, registry, request, actor=actor, check_role=check_role)
-    entry = Report(post_id=incident.posts[0].id if incident.posts else None, channel=report.channel,
-                   reporter=reporter, note=(report.note or "").strip() or None,
-                   logged_by_id=actor.id if actor else None, reported_at=report.reported_at or utcnow())
+    entry = Report(post_id=incident.posts[0].id if incident.posts else None, **values)
     incident.reports.append(entry)
     session.flush()
     return IntakeResult(incident=incident, joined=False, report=entry)
 
 
+def report_values(report: ReportInput, actor: User | None, now: datetime | None = None) -> dict[str, Any]:
+    """A report's column values (besides its incident and post); refuses an unknown channel."""
+    if report.channel not in REPORT_CHANNELS:
+        raise InvalidInput(f"Unknown report channel {report.channel!r}.", {"channel": "unknown channel"})
+    return {"channel": report.channel, "reporter": " ".join((report.reporter or "").split())[:200] or None,
+            "note": (report.note or "").strip() or None, "logged_by_id": actor.id if actor else None,
+            "reported_at": report.reported_at or now or utcnow()}
+
+
+def joined_entry(actor: User | None, incident_id: int, workflow_version: str, report_id: int, channel: str,
+                 post: PostInput | None) -> audit.Entry:
+    """The audit row of a report that joined the incident already holding its post."""
+    return audit.Entry(actor=actor, action="incident.reported_again", incident_id=incident_id,
+                       workflow_version=workflow_version, object_type="report", object_id=report_id,
+                       data={"channel": channel, "url": post.url if post else None})
+
+
 def _serialise_same_post(session: Session, post: PostInput) -> None:
+    serialise_same_posts(session, [post])
+
+
+def serialise_same_posts(session: Session, posts: list[PostInput]) -> None:
     """Two people reporting the same post at the same moment must end with one incident, not two.
     SQLite already runs one writer at a time (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped
     advisory lock per duplicate key makes the second report wait for the first to commit, and then
-    find its post. Keys are taken in sorted order so two reports can never wait on each other."""
+    find its post. Keys are taken in sorted order (all of a batch's at once) so two writers can never
+    wait on each other."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    keys = []
-    if post.url:
-        keys.append(f"url:{url_key(post.url)}")
-    if post.platform_post_id:
-        keys.append(f"id:{post.platform}:{post.platform_post_id}")
+    keys = set()
+    for post in posts:
+        if post.url:
+            keys.add(f"url:{url_key(post.url)}")
+        if post.platform_post_id:
+            keys.add(f"id:{post.platform}:{post.platform_post_id}")
     for key in sorted(keys):
         number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
+
+
+@dataclass(eq=False)
+class NewOrKnownPerson:
+    """A person ``SubjectBatch`` resolved a subject to: on file, or to be added by ``SubjectBatch.write``."""
+
+    id: int  # negative until a new person is written
+    role: str
+    held: set[tuple[str, str]]  # (platform, handle key)
+    new: bool = False
+
+
+class SubjectBatch:
+    """``resolve_subject`` for many subjects (the bulk import), in order and as if one after another — a
+    person added for one subject is found by a later one — with one query for everyone holding the
+    handles and, in ``write``, one INSERT each for the new people and the new handles.
+
+    ``handle_keys``: the (normalised) handle keys the subjects may have, looked up at once; a key not
+    among them is looked up when met. Subjects by ``person_id`` are not taken."""
+
+    def __init__(self, session: Session, handle_keys: list[str]) -> None:
+        self.session = session
+        self.by_key: dict[str, list[NewOrKnownPerson]] = {}
+        self.taken: set[tuple[str, str]] = set()
+        self.looked_up: set[str] = set()
+        self.known: dict[int, NewOrKnownPerson] = {}
+        self.new_people: list[tuple[NewOrKnownPerson, str, int]] = []  # person, name, handles given
+        self.new_handles: list[tuple[NewOrKnownPerson, str, str]] = []  # person, platform, handle as typed
+        self._look_up(handle_keys)
+
+    def _look_up(self, keys: list[str]) -> None:
+        wanted = sorted({k for k in keys if k} - self.looked_up)
+        self.looked_up.update(wanted)
+        for person in people_with_handles(self.session, wanted):
+            if person.id in self.known:  # loaded for another key already (and maybe given handles since)
+                continue
+            known = self.known[person.id] = NewOrKnownPerson(person.id, person.role,
+                                                             {(h.platform, h.handle_key) for h in person.handles})
+            self.taken |= known.held
+            for _platform, key in known.held:
+                self.by_key.setdefault(key, []).append(known)
+
+    def resolve(self, subject: SubjectInput) -> NewOrKnownPerson:
+        """The person (InvalidInput when the subject cannot be resolved; nothing is then planned for it)."""
+        name, role, handles = _checked_subject(subject)
+        self._look_up([key for _platform, key in handles])
+        holders = list({id(h): h for _platform, key in handles for h in self.by_key.get(key, ())}.values())
+        person = _holder(holders, {h.id: h.held for h in holders}, handles)
+        if person is None:
+            person = NewOrKnownPerson(-1 - len(self.new_people), role, set(), new=True)
+            self.new_people.append((person, name, len(handles)))
+        for (platform, key), handle in handles.items():
+            if (platform, key) not in person.held and (platform, key) not in self.taken:
+                self.new_handles.append((person, platform, handle))
+                person.held.add((platform, key))
+                self.taken.add((platform, key))
+                self.by_key.setdefault(key, []).append(person)
+        return person
+
+    def write(self, *, actor: User | None, via: str) -> dict[int, audit.Entry]:
+        """Insert the new people and handles; returns each new person's "person.created" audit row, by
+        person id, for the caller to write with ``audit.record_many``. Flushes."""
+        entries: dict[int, audit.Entry] = {}
+        if self.new_people:
+            now = utcnow()
+            ids = insert_rows(self.session, Person.__table__, [{"name": name, "role": p.role, "created_at": now}
+                                                               for p, name, _count in self.new_people])
+            for (person, _name, count), person_id in zip(self.new_people, ids, strict=True):
+                person.id = person_id
+                entries[person_id] = audit.Entry(actor=actor, action="person.created", object_type="person",
+                                                 object_id=person_id, data={"via": via, "handles": count})
+        if self.new_handles:
+            rows = []
+            for person, platform, handle in self.new_handles:
+                model = SocialHandle(platform=platform, handle=handle)  # the model's own trimming and key
+                rows.append({"person_id": person.id, "platform": model.platform, "handle": model.handle,
+                             "handle_key": model.handle_key})
+            self.session.execute(insert(SocialHandle.__table__), rows)
+        self.new_people, self.new_handles = [], []
+        return entries
 
 
 def joined_message(result: IntakeResult, actor: User) -> str:

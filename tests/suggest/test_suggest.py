@@ -323,3 +323,61 @@ def test_hit_at_3_and_benign_posts(catalogues: Catalogues, capsys: pytest.Captur
     assert dev["hit_at_3"] >= DEV_MINIMUM
     assert held_out["hit_at_3"] >= HELD_OUT_MINIMUM
     assert dev["benign_mean"] <= BENIGN_MEAN_MAXIMUM and held_out["benign_mean"] <= BENIGN_MEAN_MAXIMUM
+
+
+# --- the screen (suggest.py screens a text once instead of searching every phrase and pattern) -----------
+
+def _texts() -> list[str]:
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and len(value) > 12:
+            found.append(value)
+
+    walk(yaml.safe_load(LABELLED.read_text(encoding="utf-8")))
+    found = found[:100]
+    # The four characters outside ASCII that re.IGNORECASE matches to ASCII letters, capitals, typos.
+    odd = [t.replace("i", "\u0131").replace("s", "\u017f").replace("k", "\u212a") for t in found[::3]]
+    typos = [t.replace("journalist", "journalsit").replace("patient", "patinet") for t in found[::2]]
+    return found + odd + [t.upper() for t in found[::4]] + typos
+
+
+def test_the_screen_gives_the_same_suggestions_as_searching_everything(catalogues: Catalogues,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.policy.suggest as module
+
+    texts = _texts()
+    contexts = [None, "the Telegraph asked me about the ward manager"]
+    screened = [[(s.clause, s.reason, s.score) for s in suggest_clauses(t, catalogues, author_role=role,
+                                                                         context=c, limit=5)]
+                for t in texts for role in (None, "officer") for c in contexts]
+    # Without the screen: no phrase filed by its first word, no pattern skipped, every clause scored.
+    monkeypatch.setattr(module, "_anchor", lambda phrase: None)
+    monkeypatch.setattr(module, "_pattern_needs", lambda pattern: None)
+    monkeypatch.setattr(module._Index, "may_score", lambda self, clause, post, kinds: True)
+    monkeypatch.setattr(module, "_INDEXES", {})
+    plain = [[(s.clause, s.reason, s.score) for s in suggest_clauses(t, catalogues, author_role=role,
+                                                                      context=c, limit=5)]
+             for t in texts for role in (None, "officer") for c in contexts]
+    assert len(texts) > 100 and sum(map(bool, plain)) > 100
+    assert screened == plain
+
+
+def test_what_a_regular_expression_needs() -> None:
+    import re
+
+    from app.policy.suggest import _pattern_needs
+
+    assert _pattern_needs(re.compile(r"\bmore radiation than\b", re.I)) == ("more radiation than",)
+    # Each alternative needs what its part needs; the group with the longer texts is kept.
+    assert _pattern_needs(re.compile(r"\b(?:causes?|gives? you)\s+(?:cancer|autism)\b", re.I)) == ("autism",
+                                                                                            "cancer")
+    assert _pattern_needs(re.compile(r"(?:^|\s)@\w+", re.I)) == ("@",)
+    assert _pattern_needs(re.compile(r"\d{3}\s?\w+", re.I)) is None  # nothing literal: always searched
+    assert _pattern_needs(re.compile(r"caf\u00e9", re.I)) is None  # a letter with a case outside ASCII

@@ -154,6 +154,9 @@ def workflows_check(paths: tuple[Path, ...]) -> None:
         for file in files:
             # Each named file is checked with the shipped files it may link to (but not its namesake).
             load_workflow_dir([file, *(f for f in shipped if f.stem != file.stem)], catalogues.known)
+        from app.services.retention import load_for as load_retention
+
+        load_retention(base)  # the retention periods (workflows/data-protection/retention.yaml)
     except DefinitionError as error:
         fail(str(error))
     click.echo(f"{len(files)} workflow file(s) OK; {len(list(catalogues))} policy catalogue(s) OK.")
@@ -421,6 +424,97 @@ def tokens_revoke(token_id: int) -> None:
         fail(str(error))
     db.session.commit()
     click.echo(f"Revoked API token {row.id} ({row.user.email}, {row.name}).")
+
+
+# --- data protection: retention, subject access, erasure ------------------------------------------
+
+retention_cli = AppGroup("retention", help="Retention of closed files (workflows/data-protection/retention.yaml).")
+cli.add_command(retention_cli)
+
+
+def _actor(email: str | None):  # type: ignore[no-untyped-def]
+    from app.services.users import find_by_email
+
+    if not email:
+        return None
+    user = find_by_email(db.session, email)
+    if user is None:
+        fail(f"no account for {email}", 2)
+    return user
+
+
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="List what is due (and what is held) without changing anything.")
+@click.option("--as", "email", default=None, help="The administrator running it (default: the system).")
+def retention_run(dry_run: bool, email: str | None) -> None:
+    """Carry out (or list) every retention step that is due; files under a legal hold are left alone."""
+    from app.services.retention import delete_files, run_retention
+
+    actor = _actor(email)
+    settings = current_app.config["BREACHDESK"]
+
+    def progress(number: int, total: int, item) -> None:  # type: ignore[no-untyped-def]
+        verb = "held" if item.held else ("due" if dry_run else "done")
+        click.echo(f"[{number}/{total}] {verb:<5} {item.line()}")
+
+    report = run_retention(db.session, current_app.extensions["breachdesk.workflows"],
+                           current_app.extensions["breachdesk.retention"], folder=settings.evidence_path,
+                           actor=actor, dry_run=dry_run, progress=progress)
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"Dry run: {len(report.done)} step(s) due, {len(report.held)} held; nothing changed.")
+        return
+    db.session.commit()
+    delete_files(report)
+    click.echo(report.summary())
+
+
+@cli.command("sar")
+@click.argument("person")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the archive (default: sar-<person id>-<date>.zip here).")
+@click.option("--as", "email", default=None, help="The administrator answering the request.")
+def sar(person: str, out: Path | None, email: str | None) -> None:
+    """Subject access: write a zip of everything held about PERSON (id, e-mail or exact name), other
+    people's details removed, and open the request's one-month deadline if none is open."""
+    from app.services.subject_access import build_archive, find_person, open_request
+
+    actor = _actor(email)
+    try:
+        subject = find_person(db.session, person)
+    except ServiceError as error:
+        db.session.rollback()
+        fail(str(error), 2)
+    registry = current_app.extensions["breachdesk.workflows"]
+    request = open_request(db.session, registry, subject, actor=actor)
+    archive = build_archive(db.session, registry, subject, actor=actor, request=request)
+    target = out or Path(f"sar-{subject.id}-{archive.made_on}.zip")
+    target.write_bytes(archive.data)
+    db.session.commit()
+    click.echo(f"Wrote {target} ({len(archive.sources)} source(s), {len(archive.data)} bytes); "
+               f"request {request.reference} due {archive.due}.")
+
+
+@cli.command("erase")
+@click.argument("person")
+@click.option("--as", "email", required=True, help="The administrator carrying out the erasure.")
+@click.option("--reason", required=True, help="Why (e.g. the request's reference).")
+def erase(person: str, email: str, reason: str) -> None:
+    """Erase PERSON's personal data across incidents (refused under a legal hold or legal-claims exemption)."""
+    from app.services.erasure import erase_person
+    from app.services.subject_access import find_person
+
+    actor = _actor(email)
+    try:
+        subject = find_person(db.session, person)
+        result = erase_person(db.session, current_app.extensions["breachdesk.workflows"], subject, actor=actor,
+                              reason=reason, folder=current_app.config["BREACHDESK"].evidence_path)
+    except ServiceError as error:
+        db.session.rollback()
+        fail(str(error), 2)
+    db.session.commit()
+    result.delete_files()
+    click.echo(result.summary())
 
 
 def main() -> None:

@@ -221,6 +221,11 @@ def can_manage_rota(user: User) -> bool:
     return user.active and user.role == Role.ADMIN
 
 
+def can_manage_data_protection(user: User) -> bool:
+    """Subject access, legal holds, retention, erasure and disclosure copies: administrators (the DPO)."""
+    return user.active and user.role == Role.ADMIN
+
+
 # ------------------------------------------------------------------------------------- members' case files
 
 CASE_ROLES = (Role.REP, Role.REGIONAL_OFFICER, Role.ADMIN)

@@ -15,6 +15,7 @@ from app.extensions import csrf, db, login_manager
 from app.pii import highlight_html, scan
 from app.roles import ROLE_TITLES
 from app.services import audit as audit_service
+from app.services.retention import load_for as load_retention
 from app.services.users import load_from_session_id
 from app.workflow import WorkflowRegistry
 
@@ -76,11 +77,14 @@ def init_app(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.capture import bp as capture_bp
     from app.cases import bp as cases_bp
+    from app.dataprotection import bp as dataprotection_bp
     from app.escalate import bp as escalate_bp
     from app.incidents import bp as incidents_bp
     from app.people import bp as people_bp
     from app.workflows_web import bp as workflows_bp
 
+    # The retention periods are a data file like the workflows: a mistake stops start-up (file, line, reason).
+    app.extensions["breachdesk.retention"] = load_retention(app.config["BREACHDESK"].workflows_path)
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(capture_bp)
@@ -89,6 +93,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(escalate_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(dataprotection_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never cookies
 

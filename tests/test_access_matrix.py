@@ -153,6 +153,13 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "admin.outbox": ("GET", "/admin/outbox", lambda role: {200} if role == "admin" else {404}),
     "admin.rota": ("GET", "/admin/rota", lambda role: {200} if role == "admin" else {404}),
     "admin.remove_shift": ("POST", "/admin/rota/remove", lambda role: {400}),  # no CSRF token: refused first
+    "dataprotection.index": ("GET", "/admin/data-protection", lambda role: {200} if role == "admin" else {404}),
+    # Sent without a CSRF token: refused first (tests/dataprotection covers what they do).
+    "dataprotection.subject_access": ("POST", "/admin/data-protection/sar", lambda role: {400}),
+    "dataprotection.place_hold": ("POST", "/admin/data-protection/holds", lambda role: {400}),
+    "dataprotection.release_hold": ("POST", "/admin/data-protection/holds/release", lambda role: {400}),
+    "dataprotection.erase": ("POST", "/admin/data-protection/erase", lambda role: {400}),
+    "dataprotection.disclosure": ("POST", "/admin/data-protection/disclosure", lambda role: {400}),
     "escalate.escalate": ("GET", "/escalate", lambda role: {200} if role in ESCALATORS else {403}),
     "escalate.sent": ("GET", "/escalate/sent", lambda role: {302} if role in ESCALATORS else {403}),
     "escalate.referrals": ("GET", "/referrals",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -55,6 +55,10 @@ class Person(Base):
     office: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The end of the person's term of office, when known: college breach files are kept from it.
+    office_ended_on: Mapped[date | None] = mapped_column(Date)
+    # Set when the person's personal data was erased (app/services/erasure.py); the row stays, anonymised.
+    erased_at: Mapped[datetime | None]
 
     handles: Mapped[list[SocialHandle]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="SocialHandle.platform"

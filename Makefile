@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The suite runs on this many processes (pytest-xdist; one test file per process at a time): 1 for a plain run.
+TEST_WORKERS ?= 2
 # PostgreSQL server the tests create their own throw-away database on (trust auth on this machine).
 export BREACHDESK_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
@@ -28,7 +30,7 @@ run: install
 test: install chromium sqlmap
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/breachdesk workflows check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check app tests bench migrations

@@ -47,6 +47,34 @@ def _migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+REPORT_KEY = "breachdesk-report"
+_reports: list[str] = []
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """``report(line, …)``: a measurement to print at the end of the run (counts, rates, precision tables).
+    Kept on the test's report, so it survives pytest-xdist's worker processes, and printed even if the test
+    then fails."""
+
+    def add(*lines: str) -> None:
+        request.node.user_properties.append((REPORT_KEY, "\n".join(lines)))
+
+    return add
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _reports.extend(str(value) for key, value in report.user_properties if key == REPORT_KEY)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _reports:
+        terminalreporter.section("measurements")
+        for text in _reports:
+            terminalreporter.write_line(text)
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"

@@ -173,10 +173,14 @@ OTHER_ROUTES: dict[str, tuple[str, str, Callable[[str], set[int]]]] = {
     "cases.my_week": ("GET", "/my", lambda role: {200}),
     "cases.index": ("GET", "/cases", lambda role: {200} if role in CASE_ROLES else {404}),
     "cases.new": ("GET", "/cases/new", lambda role: {200} if role in CASE_ROLES else {404}),
+    "dashboard.index": ("GET", "/dashboard", lambda role: {302} if role in DASHBOARD_ROLES else {403}),
+    "dashboard.show": ("GET", "/dashboard/admin", lambda role: {200} if role == "admin" else {403}),
+    "dashboard.download": ("GET", "/dashboard/admin/volume.csv", lambda role: {200} if role == "admin" else {403}),
     # people.show and auth.logout are checked separately below (they depend on more than the role).
 }
 SEPARATELY = {"people.show", "auth.logout"}
 CASE_ROLES = {"rep", "regional_officer", "admin"}
+DASHBOARD_ROLES = {"comms", "director_of_comms", "press_office", "rep", "regional_officer", "admin"}
 
 
 def _case_read(view: bool, glass: bool) -> set[int]:
@@ -205,7 +209,7 @@ def test_every_route_has_an_access_case(app):
     assert endpoints - covered == set(), "add an access case for the new route(s)"
 
 
-def test_access_matrix(app, db, make, capsys):
+def test_access_matrix(app, db, make, report):
     from app.permissions import can_break_glass_case_file, can_know, can_view, can_view_case_file
 
     cases, users, subject = _cases(app, db, make)
@@ -246,8 +250,7 @@ def test_access_matrix(app, db, make, capsys):
         sees_any = any(can_view(user, db.get(Incident, c.incident.id)) for c in cases)
         if people_status != (200 if sees_any or role == "admin" else 404):
             failures.append(f"{role} GET /people/{subject.id} -> {people_status}")
-    with capsys.disabled():
-        print(f"\naccess matrix: {checks} route × role × incident checks")
+    report(f"access matrix: {checks} route × role × incident checks")
     assert not failures, "\n".join(failures)
     assert checks >= len(ROLE_NAMES) * (len(OTHER_ROUTES) + 5 * len(INCIDENT_ROUTES))
 

@@ -129,7 +129,7 @@ def _send(case, token: str, tally: Tally, tag: str) -> None:  # type: ignore[no-
                               f"{str(failure)[:800]}\n    {case.as_curl_command()[:600]}")
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(app, db, capsys):
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(app, db, report):
     app.config["API_RATE_LIMIT_PER_MINUTE"] = 0
     registry = app.extensions["breachdesk.workflows"]
     token, ids = _seed(app, db)
@@ -163,11 +163,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(app, db, caps
     by_operation: dict[str, Counter] = {}
     for (label, status), count in stats.items():
         by_operation.setdefault(label, Counter())[status] = count
-    with capsys.disabled():
-        print(f"\nschemathesis {schemathesis.__version__}: {len(operations)} operations, {requests} requests, "
-              f"{len(failures)} failures, {elapsed:.1f} s")
-        for label in sorted(by_operation):
-            print(f"  {label}: " + ", ".join(f"{s}×{n}" for s, n in sorted(by_operation[label].items())))
+    report(f"schemathesis {schemathesis.__version__} [{db.get_bind().dialect.name}]: {len(operations)} operations, "
+           f"{requests} requests, {len(failures)} failures, {elapsed:.1f} s",
+           *(f"  {label}: " + ", ".join(f"{s}×{n}" for s, n in sorted(by_operation[label].items()))
+             for label in sorted(by_operation)))
     assert not failures, f"{len(failures)} failing request(s):\n" + "\n".join(failures[:20])
     documented = sum(len(item) for item in document["paths"].values())
     assert len(operations) == documented - 1  # every operation but the document itself, which Schemathesis skips

@@ -291,7 +291,7 @@ def test_the_cases_file_is_well_formed() -> None:
                and not nhs_check_digit_ok(w)) >= 10
 
 
-def test_precision_and_recall_per_kind(capsys: pytest.CaptureFixture[str]) -> None:
+def test_precision_and_recall_per_kind(report) -> None:  # type: ignore[no-untyped-def]
     true_pos: Counter[str] = Counter()
     false_pos: Counter[str] = Counter()
     false_neg: Counter[str] = Counter()
@@ -318,10 +318,7 @@ def test_precision_and_recall_per_kind(capsys: pytest.CaptureFixture[str]) -> No
         rows.append(f"  {kind:<16} {tp + fn:>8} {tp:>5} {fp:>5} {fn:>5} {precision:>10.3f} {recall:>8.3f}")
         if precision < MINIMUM or recall < MINIMUM:
             failures.append(kind)
-    with capsys.disabled():
-        print(f"\nPII detection over {CASES.name} ({len(load_cases())} snippets)")
-        print(f"  {'kind':<16} {'expected':>8} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}")
-        print("\n".join(rows))
-        if mistakes:
-            print("  mismatches:\n" + "\n".join(mistakes))
+    report(f"PII detection over {CASES.name} ({len(load_cases())} snippets)",
+           f"  {'kind':<16} {'expected':>8} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}",
+           *rows, *(["  mismatches:", *mistakes] if mistakes else []))
     assert not failures, f"below {MINIMUM}: {failures}"

@@ -458,7 +458,7 @@ def _save(backend: str, run: Run) -> None:
 
 
 def test_sqlmap_finds_nothing_injectable(sqlmap: str, live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                         report) -> None:  # type: ignore[no-untyped-def]
     # A refused sign-in for an unknown address spends a full argon2 verification so that it is as slow as
     # a known one. sqlmap sends a few hundred of them; here that only costs time (and adds noise to
     # sqlmap's response-time statistics), so it is switched off. The database queries are unchanged.
@@ -480,9 +480,6 @@ def test_sqlmap_finds_nothing_injectable(sqlmap: str, live: Live, tmp_path: Path
             status, landed, _ = Client(live.url, admin_cookie).open(target.render_after)
             if (status, landed) != (200, target.render_after):
                 problems.append(f"{target.name}: GET {target.render_after} answered {status} at {landed} afterwards")
-    with capsys.disabled():
-        print()
-        for run in runs:
-            print(run.summary(backend))
-        print(f"sqlmap[{backend}] total {sum(r.seconds for r in runs):.1f}s over {len(runs)} targets")
+    report(*(run.summary(backend) for run in runs),
+           f"sqlmap[{backend}] total {sum(r.seconds for r in runs):.1f}s over {len(runs)} targets")
     assert not problems, "\n".join(problems)

@@ -1,5 +1,9 @@
 """The single writer of audit rows, and the verifier of their hash chain.
 
+The one exception to append-only is erasure of a person's data (UK GDPR article 17):
+``app.services.audit_erasure`` replaces the erased values and records a chained seal, and ``verify_chain``
+checks such rows against their seal while their stored hash still links the chain.
+
 Each row's hash covers its own content and the previous row's hash. Writers lock the chain head
 row first (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
 writers), so two transactions can never both extend the same link and fork the chain.
@@ -192,13 +196,19 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainBreak | None:
 
 
 def _verify(session: Session, batch: int) -> ChainBreak | None:
+    from app.services.audit_erasure import content_problem, load_seals
+
+    # Rows whose personal values were erased are checked against their seal (app/services/audit_erasure.py).
+    seals = load_seals(session)
     expected_prev = GENESIS_HASH
     last_id = 0
     for event in _iter_events(session, batch):
         if event.prev_hash != expected_prev:
             return ChainBreak(event.id, "does not follow the row before it (a row was removed or inserted)")
-        if compute_hash(event) != event.hash:
-            return ChainBreak(event.id, "its content does not match its hash (the row was altered)")
+        problem = content_problem(event, seals) if event.id in seals else (
+            None if compute_hash(event) == event.hash else "its content does not match its hash (the row was altered)")
+        if problem:
+            return ChainBreak(event.id, problem)
         expected_prev = event.hash
         last_id = event.id
     head = session.get(AuditChainHead, 1)

@@ -88,3 +88,19 @@ def test_admin_page_downloads_an_archive_and_refuses_an_unknown_person(app, db, 
     answer = client.post("/admin/data-protection/sar", data={"csrf_token": token, "person": str(alice.id)})
     assert answer.status_code == 200 and answer.mimetype == "application/zip"
     assert "person.json" in _unzip(answer.data)
+
+
+def test_special_category_files_carry_a_marker(app, db, make, client):
+    admin = make.user("admin")
+    registry = app.extensions["breachdesk.workflows"]
+    from app.services.incidents import OpenRequest, open_incident
+
+    member = person(db, "Mina Member", role="member")
+    case = open_incident(db, registry, OpenRequest(workflow_key="employer-disciplinary", title="Member case",
+                                                   subject=member, restricted=True), actor=admin, check_role=False)
+    plain = incident(app, db, admin, person(db, "Paul Plain"), title="College post", evidence=False)
+    db.commit()
+    assert login(client, admin).status_code == 302
+    page = client.get(f"/incidents/{case.id}").get_data(as_text=True)
+    assert "Special category" in page and "trade union membership" in page and "restricted file" in page
+    assert "Special category" not in client.get(f"/incidents/{plain.id}").get_data(as_text=True)

@@ -275,3 +275,20 @@ def can_hold_case_file(user: User, case_file: CaseFile) -> bool:
     """Who a file may be reallocated to: an active rep or regional officer of the file's team."""
     return user.active and user.role in (Role.REP, Role.REGIONAL_OFFICER) and user.team_id is not None \
         and user.team_id == case_file.team_id
+
+
+# ------------------------------------------------------------------------------------------- dashboards
+
+# Whose dashboard each role sees at /dashboard. Its figures are always counted over visible_incidents(user).
+DASHBOARD_AUDIENCES = {Role.COMMS: "comms", Role.DIRECTOR_OF_COMMS: "director", Role.PRESS_OFFICE: "director",
+                       Role.REP: "regional", Role.REGIONAL_OFFICER: "regional", Role.ADMIN: "admin"}
+
+
+def dashboard_audience(user: User) -> str | None:
+    return DASHBOARD_AUDIENCES.get(Role(user.role)) if user.active else None
+
+
+def can_see_dashboard(user: User, audience: str) -> bool:
+    """Administrators may open any audience's layout (the numbers stay what they may read); others their own."""
+    own = dashboard_audience(user)
+    return own is not None and (own == audience or user.role == Role.ADMIN)

@@ -15,7 +15,6 @@ from app.extensions import csrf, db, login_manager
 from app.pii import highlight_html, scan
 from app.roles import ROLE_TITLES
 from app.services import audit as audit_service
-from app.services.disclosure import special_category
 from app.services.retention import load_for as load_retention
 from app.services.users import load_from_session_id
 from app.workflow import WorkflowRegistry
@@ -78,6 +77,7 @@ def init_app(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.capture import bp as capture_bp
     from app.cases import bp as cases_bp
+    from app.dashboard import bp as dashboard_bp
     from app.dataprotection import bp as dataprotection_bp
     from app.escalate import bp as escalate_bp
     from app.incidents import bp as incidents_bp
@@ -93,6 +93,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(people_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(escalate_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(dataprotection_bp)
     app.register_blueprint(api_bp)
@@ -149,6 +150,4 @@ def init_app(app: Flask) -> None:
     # Post text with patient-identifying information marked; the function escapes everything itself.
     app.jinja_env.filters["pii_marked"] = lambda text: highlight_html(text or "", scan(text or ""))
     app.jinja_env.filters["time_left"] = time_left
-    # Why a file holds special-category data (union membership, health): shown as a marker on the file.
-    app.jinja_env.globals["special_category"] = special_category
     app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()

@@ -8,7 +8,8 @@ writing) the same rows through the bare DB-API cursor, timed the same way. The r
 how much the app adds over the database itself (ORM, templates, Flask, permissions, Python).
 
 Benchmarks: ``queue`` (the /incidents list as HTML), ``search`` (full-text search, best 50 matches, for
-rare, common and very common words), ``incident`` (an incident page), ``sweep`` (the
+rare, common and very common words), ``incident`` (an incident page), ``dashboard`` (each audience's
+dashboard), ``sweep`` (the
 deadline sweep, rolled back after timing) and ``transitions`` (take_transition throughput; these
 commit, so they change the database). Run them on a generated database (``python -m bench.generate``).
 """
@@ -41,7 +42,7 @@ from app.models import Incident, User
 from app.permissions import COLLEGE_WIDE_ROLES
 from bench.generate import BENCH_PASSWORD, EMAIL_DOMAIN, approx_duration, audit_hash
 
-BENCHMARKS = ("queue", "search", "incident", "sweep", "transitions")
+BENCHMARKS = ("queue", "search", "incident", "dashboard", "sweep", "transitions")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 INCIDENT_LINK = re.compile(r'href="/incidents/(\d+)"')
 PAGE_SIZE = 50
@@ -554,6 +555,61 @@ class Bench:
                 print(f"# sweep {name}: breakdown skipped, app.services.sweep changed ({error})")
                 continue
             self.record(Result("sweep", name, Figures.of(part_ms), None))
+
+    # --- 4. dashboards ---------------------------------------------------------------------------------
+    def bench_dashboard(self) -> None:
+        """``GET /dashboard/<audience>`` rendered to HTML for each audience, signed in as its role. The floor is
+        the dashboard's own aggregate SQL (captured from one build, as compiled for this database), replayed
+        through the bare cursor: every number on the page is one of those GROUP BYs, so the ratio is what
+        Python, permissions and the charts and template add over the database's work."""
+        from sqlalchemy import event as sa_event
+
+        from app.clock import utcnow
+        from app.services import dashboard
+
+        registry = self.app.extensions["breachdesk.workflows"]
+        for role, audience in (("admin", "admin"), ("comms", "comms"), ("director_of_comms", "director"),
+                               ("regional_officer", "regional")):
+            user = self.user(role)
+            client = self.login(user.email)
+            captured: list[tuple[str, Any]] = []
+
+            def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+                        _many: bool, into: list = captured) -> None:
+                into.append((statement, parameters))
+
+            with self.app.app_context():
+                sa_event.listen(self.engine, "before_cursor_execute", capture)
+                try:
+                    board = dashboard.build(db.session, db.session.get(User, user.id), registry, audience, utcnow())
+                finally:
+                    sa_event.remove(self.engine, "before_cursor_execute", capture)
+                db.session.rollback()
+            statements = list(captured)
+            path = f"/dashboard/{audience}"
+            self.get_page(client, path)
+            app_ms, floor_ms = compare(lambda _i, c=client, p=path: self.get_page(c, p),
+                                       lambda _i, s=statements: self._replay(s), self.iterations, self.warmup)
+            self.record(Result("dashboard", f"{role} {audience}", Figures.of(app_ms), Figures.of(floor_ms),
+                               {"path": path, "queries": len(statements), "sections": list(board.sections),
+                                "opened_12_months": sum(board.volume.opened)}))
+
+    def _replay(self, statements: Sequence[tuple[str, Any]]) -> float:
+        """Run statements exactly as the app's driver received them (its own parameter style), timed alone."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            started = time.perf_counter()
+            for statement, params in statements:
+                cursor.execute(statement, params)
+                cursor.fetchall()
+            elapsed = (time.perf_counter() - started) * 1000
+            cursor.close()
+            if self.dialect == "postgresql":
+                connection.rollback()
+            return elapsed
+        finally:
+            connection.close()
 
     # --- 5. transitions -------------------------------------------------------------------------
     def bench_transitions(self) -> None:

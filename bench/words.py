@@ -78,6 +78,7 @@ TITLE_TEMPLATES = {
     "member_case": ("{who} facing disciplinary over {a} {b}", "Member's case: {a} {b}"),
     "tribunal": ("Tribunal time limit for {who} ({a})", "Claim about {a} {b}"),
     "regulator": ("Fitness to practise concern about {who}: {a}", "Regulator case: {a} {b}"),
+    "advice": ("Advice for {who} about {a}", "Member asks about {a} {b}"),
 }
 
 

@@ -1,0 +1,570 @@
+"""The dashboards' figures: every measure is one aggregate query over what the viewer may read.
+
+Choices, so the numbers can be trusted and stay fast at a million incidents:
+
+- **Access.** Every query carries ``visible_incidents(viewer)`` (app/permissions.py), the same WHERE clause
+  as searches and exports: a rep's dashboard counts only the rep's cases. Nothing is counted in Python.
+- **Aggregates in the database.** Counts are ``GROUP BY`` in SQL; Python only arranges the few result
+  rows (at most a few hundred) into months, states and tables.
+- **Months are UK months.** A month bucket is a ``CASE`` over the twelve month starts (midnight
+  Europe/London, turned into UTC in Python), which works the same on SQLite and PostgreSQL and reads the
+  ``created_at`` index; no ``strftime``/``date_trunc`` dialects and no hour lost at the clock change.
+- **The period.** Counts over time cover the current month and the eleven before it. Clauses cited,
+  times to close and to first action, content removal, press referrals and sanctions are over the
+  incidents *opened* in that period (a cohort, read through the ``created_at`` index; "closed in the
+  period" would read every incident ever closed). Closures per month are read through the
+  (workflow_key, state, closed_at) index. Repeat subjects count every upheld breach on file.
+- **Percentiles** (median and 90th) are nearest-rank, computed in SQL with window functions
+  (``row_number``/``count`` over each workflow, then the row at rank ⌈q·n⌉), identical on both databases;
+  only one row per workflow comes back.
+- **First action** is the first ``incident.transition`` audit row of the incident (after the
+  ``incident.opened`` row), found through the (incident_id, id) index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent, Deadline, Incident, IncidentClause, Person, PersonFlag, User
+from app.models.incidents import SEVERITIES
+from app.permissions import visible_incidents
+from app.workflow import WorkflowRegistry
+
+PERIOD_MONTHS = 12
+TOP_CLAUSES = 5  # clauses drawn over time; the rest are summed as "Other clauses"
+REPEAT_LIMIT = 20  # repeat subjects listed
+WEEK = timedelta(days=7)
+
+# The workflow facts the dashboard reads. They name states and deadlines of the workflow files; a test
+# checks they still exist there.
+REMOVAL_WORKFLOW, REMOVED_STATE, NOT_COMPLIED_TRANSITION, COMPLY_DEADLINE = (
+    "content-removal", "verified_removed", "mark_non_compliant", "comply")
+PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
+UPHELD_FLAG = "upheld_breach"
+SUBJECT_ROLES = ("officer", "contributor")
+
+# Which sections each audience sees, in order. Only these are computed for it.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "comms": ("volume", "open_states", "due", "timings", "clauses", "removal", "repeat", "sanctions"),
+    "director": ("volume", "due", "press", "removal", "timings", "clauses", "sanctions", "repeat"),
+    "regional": ("volume", "open_states", "due", "timings"),
+    "admin": ("volume", "open_states", "due", "timings", "clauses", "removal", "press", "repeat", "sanctions"),
+}
+AUDIENCE_TITLES = {"comms": "Communications lead", "director": "Director of Communications",
+                   "regional": "Regional officer", "admin": "Administrator"}
+
+
+# --- periods ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Month:
+    key: str  # "2026-03"
+    label: str  # "Mar 2026"
+    start: datetime  # UTC, midnight Europe/London on the 1st
+    end: datetime
+
+
+def months_to(now: datetime, zone: str = "Europe/London", count: int = PERIOD_MONTHS) -> list[Month]:
+    """The current month and the ``count - 1`` before it, oldest first, as UK calendar months."""
+    tz = ZoneInfo(zone)
+    local = now.astimezone(tz)
+    year, month = local.year, local.month
+    firsts: list[date] = []
+    for _ in range(count):
+        firsts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    firsts.reverse()  # oldest first; the last is this month
+    last = firsts[-1]
+    firsts.append(date(last.year + (last.month == 12), last.month % 12 + 1, 1))  # where this month ends
+
+    def utc(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+    return [Month(key=f"{d:%Y-%m}", label=f"{d:%b %Y}", start=utc(d), end=utc(n))
+            for d, n in zip(firsts[:-1], firsts[1:], strict=True)]
+
+
+def _bucket(column: Any, months: Sequence[Month]) -> ColumnElement[str]:
+    """The month key a timestamp falls in (NULL before the period): newest month first, so each branch is
+    one comparison."""
+    return case(*[(column >= m.start, literal(m.key)) for m in reversed(months)], else_=None)
+
+
+def _opened_since(start: datetime) -> ColumnElement[bool]:
+    """Incidents opened since ``start``, as a semi-join on the ``created_at`` index. Written as ``id IN (…)`` so
+    SQLite walks that index first and checks visibility only on those rows (given the OR of
+    ``visible_incidents`` next to a plain range, it chose a scan of every incident outside case files)."""
+    return Incident.id.in_(select(Incident.id).where(Incident.created_at >= start))
+
+
+def _closed_since(start: datetime, registry: WorkflowRegistry) -> ColumnElement[bool]:
+    """Incidents closed since ``start``, read through the (workflow_key, state, closed_at) index: a closed
+    incident stands in a final state, so the index is probed once per workflow and final state."""
+    finals = sorted({key for d in registry.current.values() for key, state in d.states.items() if state.final})
+    return Incident.id.in_(select(Incident.id).where(Incident.workflow_key.in_(sorted(registry.current)),
+                                                      Incident.state.in_(finals), Incident.closed_at >= start))
+
+
+def _seconds(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return cast(func.extract("epoch", later - earlier), Float)
+
+
+def _percentiles(session: Session, keyed: Any, qs: Sequence[int] = (50, 90)) -> dict[str, dict[str, float | int]]:
+    """Nearest-rank percentiles per key of a subquery with columns ``key`` and ``value`` (SQL window
+    functions; one row per key comes back)."""
+    ranked = select(
+        keyed.c.key, keyed.c.value,
+        func.row_number().over(partition_by=keyed.c.key, order_by=keyed.c.value).label("rn"),
+        func.count().over(partition_by=keyed.c.key).label("n"),
+    ).subquery()
+    columns = [func.max(case((ranked.c.rn == (ranked.c.n * q + 99) // 100, ranked.c.value))).label(f"p{q}")
+               for q in qs]
+    rows = session.execute(select(ranked.c.key, func.max(ranked.c.n).label("n"), *columns)
+                           .group_by(ranked.c.key)).all()
+    # Whole seconds: SQLite's julianday arithmetic leaves a few microseconds of floating-point noise.
+    return {row.key: {"n": int(row.n), **{f"p{q}": float(round(getattr(row, f"p{q}"))) for q in qs}} for row in rows}
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    hours = seconds / 3600
+    if hours < 1:
+        return f"{max(0, round(seconds / 60))} min"
+    if hours < 72:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A share, or None when there is nothing to divide (never a division by zero)."""
+    return part / whole if whole else None
+
+
+# --- the measures ------------------------------------------------------------------------------------------
+
+@dataclass
+class Volume:
+    months: list[Month]
+    opened: list[int]
+    closed: list[int]
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.opened) and not any(self.closed)
+
+
+def volume(session: Session, viewer: User, registry: WorkflowRegistry, months: Sequence[Month]) -> Volume:
+    start, end = months[0].start, months[-1].end
+    counts: dict[str, dict[str, int]] = {"opened": {}, "closed": {}}
+    for name, column, within in (("opened", Incident.created_at, _opened_since(start)),
+                                 ("closed", Incident.closed_at, _closed_since(start, registry))):
+        bucket = _bucket(column, months).label("month")
+        rows = session.execute(select(bucket, func.count()).where(
+            within, column < end, visible_incidents(viewer)).group_by(bucket)).all()
+        counts[name] = {key: n for key, n in rows if key}
+    return Volume(list(months), [counts["opened"].get(m.key, 0) for m in months],
+                  [counts["closed"].get(m.key, 0) for m in months])
+
+
+@dataclass
+class StateCount:
+    workflow: str
+    workflow_title: str
+    state: str
+    state_title: str
+    count: int
+
+
+def open_by_state(session: Session, viewer: User, registry: WorkflowRegistry) -> list[StateCount]:
+    rows = session.execute(
+        select(Incident.workflow_key, Incident.state, func.count())
+        .where(visible_incidents(viewer), Incident.closed_at.is_(None))
+        .group_by(Incident.workflow_key, Incident.state)).all()
+    out = []
+    for workflow, state, n in rows:
+        definition = registry.current.get(workflow)
+        state_def = definition.states.get(state) if definition else None
+        out.append(StateCount(workflow, definition.title if definition else workflow, state,
+                              state_def.title if state_def else state, n))
+    return sorted(out, key=lambda s: (-s.count, s.workflow_title, s.state_title))
+
+
+@dataclass
+class DueCount:
+    workflow: str
+    workflow_title: str
+    overdue: int
+    due_this_week: int
+
+
+@dataclass
+class Due:
+    rows: list[DueCount]
+
+    @property
+    def overdue(self) -> int:
+        return sum(r.overdue for r in self.rows)
+
+    @property
+    def due_this_week(self) -> int:
+        return sum(r.due_this_week for r in self.rows)
+
+
+def due(session: Session, viewer: User, registry: WorkflowRegistry, now: datetime) -> Due:
+    """Running deadlines past due (overdue) and due in the next seven days, per workflow; read through the
+    (status, due_at) index."""
+    overdue = func.sum(case((Deadline.due_at <= now, 1), else_=0))
+    week = func.sum(case((Deadline.due_at > now, 1), else_=0))
+    rows = session.execute(
+        select(Incident.workflow_key, overdue, week).join(Incident, Incident.id == Deadline.incident_id)
+        .where(Deadline.status == "running", Deadline.due_at <= now + WEEK, visible_incidents(viewer))
+        .group_by(Incident.workflow_key)).all()
+    out = [DueCount(k, registry.current[k].title if k in registry.current else k, int(o or 0), int(w or 0))
+           for k, o, w in rows]
+    return Due(sorted(out, key=lambda r: (-r.overdue, -r.due_this_week, r.workflow_title)))
+
+
+@dataclass
+class Timing:
+    workflow: str
+    workflow_title: str
+    closed: int = 0
+    close_p50: float | None = None
+    close_p90: float | None = None
+    acted: int = 0
+    action_p50: float | None = None
+    action_p90: float | None = None
+
+
+def timings(session: Session, viewer: User, registry: WorkflowRegistry, start: datetime) -> list[Timing]:
+    """Median and 90th percentile of time to close and time to first action, per workflow, over the incidents
+    opened since ``start`` (closed ones, and ones with an action, respectively)."""
+    dialect = session.get_bind().dialect.name
+    cohort = [_opened_since(start), visible_incidents(viewer)]
+    to_close = select(Incident.workflow_key.label("key"),
+                      _seconds(Incident.closed_at, Incident.created_at, dialect).label("value")) \
+        .where(*cohort, Incident.closed_at.is_not(None)).subquery()
+    first = (select(func.min(AuditEvent.at)).where(AuditEvent.incident_id == Incident.id,
+                                                   AuditEvent.action == "incident.transition")
+             .correlate(Incident).scalar_subquery())
+    acted = select(Incident.workflow_key.label("key"), first.label("first"), Incident.created_at.label("opened")) \
+        .where(*cohort).subquery()
+    to_act = select(acted.c.key, _seconds(acted.c.first, acted.c.opened, dialect).label("value")) \
+        .where(acted.c.first.is_not(None)).subquery()
+    close, act = _percentiles(session, to_close), _percentiles(session, to_act)
+    out = []
+    for key in sorted(set(close) | set(act)):
+        title = registry.current[key].title if key in registry.current else key
+        c, a = close.get(key, {}), act.get(key, {})
+        out.append(Timing(key, title, int(c.get("n", 0)), c.get("p50"), c.get("p90"), int(a.get("n", 0)),
+                          a.get("p50"), a.get("p90")))
+    return sorted(out, key=lambda t: t.workflow_title)
+
+
+@dataclass
+class ClauseSeries:
+    key: str  # "" for the sum of the other clauses
+    label: str
+    counts: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass
+class Clauses:
+    months: list[Month]
+    series: list[ClauseSeries]
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.total for s in self.series)
+
+
+def clauses_over_time(session: Session, viewer: User, registry: WorkflowRegistry,
+                      months: Sequence[Month]) -> Clauses:
+    """Citations per clause per month (by when the clause was cited); the most cited few drawn, the rest summed."""
+    bucket = _bucket(IncidentClause.cited_at, months).label("month")
+    rows = session.execute(
+        select(IncidentClause.clause_key, bucket, func.count())
+        .join(Incident, Incident.id == IncidentClause.incident_id)
+        .where(_opened_since(months[0].start), visible_incidents(viewer),
+               IncidentClause.cited_at >= months[0].start, IncidentClause.cited_at < months[-1].end)
+        .group_by(IncidentClause.clause_key, bucket)).all()
+    index = {m.key: i for i, m in enumerate(months)}
+    per: dict[str, list[int]] = {}
+    for clause, month, n in rows:
+        if month in index:
+            per.setdefault(clause, [0] * len(months))[index[month]] += n
+    ranked = sorted(per, key=lambda k: (-sum(per[k]), k))
+    series = [ClauseSeries(k, _clause_label(registry, k), per[k]) for k in ranked[:TOP_CLAUSES]]
+    rest = ranked[TOP_CLAUSES:]
+    if rest:
+        series.append(ClauseSeries("", f"Other clauses ({len(rest)})",
+                                   [sum(per[k][i] for k in rest) for i in range(len(months))]))
+    return Clauses(list(months), series)
+
+
+def _clause_label(registry: WorkflowRegistry, key: str) -> str:
+    try:
+        return registry.catalogues.clause(key).label
+    except KeyError:
+        return key
+
+
+@dataclass
+class Removal:
+    complied: int
+    not_complied: int
+    removal_n: int = 0
+    removal_p50: float | None = None
+    removal_p90: float | None = None
+
+    @property
+    def decided(self) -> int:
+        return self.complied + self.not_complied
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.complied, self.decided)
+
+
+def removal(session: Session, viewer: User, start: datetime) -> Removal:
+    """Content-removal requests opened since ``start``: removal verified, or marked not complied with (the
+    audit row of that transition stays even after the case is closed); time to removal runs from the
+    removal request (the 'comply' deadline starting) to the verification (that deadline met)."""
+    dialect = session.get_bind().dialect.name
+    cohort = [_opened_since(start), Incident.workflow_key == REMOVAL_WORKFLOW, visible_incidents(viewer)]
+    refused = exists().where(AuditEvent.incident_id == Incident.id, AuditEvent.transition == NOT_COMPLIED_TRANSITION)
+    complied, not_complied = session.execute(select(
+        func.coalesce(func.sum(case((Incident.state == REMOVED_STATE, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(Incident.state != REMOVED_STATE, refused), 1), else_=0)), 0),
+    ).where(*cohort)).one()
+    times = select(literal("all").label("key"),
+                   _seconds(Deadline.finished_at, Deadline.started_at, dialect).label("value")) \
+        .join(Incident, Incident.id == Deadline.incident_id) \
+        .where(*cohort, Incident.state == REMOVED_STATE, Deadline.key == COMPLY_DEADLINE,
+               Deadline.status == "met", Deadline.finished_at.is_not(None)).subquery()
+    p = _percentiles(session, times).get("all", {})
+    return Removal(int(complied), int(not_complied), int(p.get("n", 0)), p.get("p50"), p.get("p90"))
+
+
+@dataclass
+class Press:
+    within: int
+    late: int
+    waiting: int
+    not_forwarded: int
+
+    @property
+    def decided(self) -> int:
+        return self.within + self.late
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.within, self.decided)
+
+
+def press(session: Session, viewer: User, now: datetime, start: datetime) -> Press:
+    """Press approaches opened since ``start``, by their 'forward' deadline: met by its due time (within the
+    target), met late or still running past due (late), running and not yet due (waiting), or stopped
+    another way (closed without forwarding)."""
+    met = Deadline.status == "met"
+    within = and_(met, Deadline.finished_at <= Deadline.due_at)
+    late = and_(Deadline.status.in_(("met", "running", "paused")),
+                func.coalesce(Deadline.finished_at, now) > Deadline.due_at)
+    waiting = and_(Deadline.status.in_(("running", "paused")), Deadline.due_at >= now)
+    kind = case((within, "within"), (late, "late"), (waiting, "waiting"), else_="other").label("kind")
+    rows = session.execute(
+        select(kind, func.count()).join(Incident, Incident.id == Deadline.incident_id)
+        .where(_opened_since(start), Incident.workflow_key == PRESS_WORKFLOW, visible_incidents(viewer),
+               Deadline.key == FORWARD_DEADLINE).group_by(kind)).all()
+    counts = dict(rows)
+    return Press(counts.get("within", 0), counts.get("late", 0), counts.get("waiting", 0), counts.get("other", 0))
+
+
+@dataclass
+class RepeatSubject:
+    person_id: int
+    name: str
+    role: str
+    upheld: int
+
+
+@dataclass
+class Repeats:
+    people: list[RepeatSubject]
+    total: int  # people with two or more (the list shows the first REPEAT_LIMIT)
+
+
+def repeat_subjects(session: Session, viewer: User) -> Repeats:
+    """People with two or more upheld breaches on incidents the viewer may read."""
+    upheld = func.count(func.distinct(PersonFlag.incident_id))
+    grouped = (select(PersonFlag.person_id.label("person_id"), upheld.label("upheld"))
+               .join(Incident, Incident.id == PersonFlag.incident_id)
+               .where(PersonFlag.flag == UPHELD_FLAG, visible_incidents(viewer))
+               .group_by(PersonFlag.person_id).having(upheld >= 2).subquery())
+    total = session.scalar(select(func.count()).select_from(grouped)) or 0
+    rows = session.execute(select(grouped.c.person_id, Person.name, Person.role, grouped.c.upheld)
+                           .join(Person, Person.id == grouped.c.person_id)
+                           .order_by(grouped.c.upheld.desc(), Person.name, Person.id).limit(REPEAT_LIMIT)).all()
+    return Repeats([RepeatSubject(r.person_id, r.name, r.role, int(r.upheld)) for r in rows], int(total))
+
+
+@dataclass
+class SanctionRow:
+    clause: str
+    clause_label: str
+    severity: str
+    outcomes: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+
+@dataclass
+class Sanctions:
+    outcomes: list[str]  # every outcome seen, in order of frequency
+    by_clause: list[SanctionRow]
+    by_role: dict[str, dict[str, int]]  # subject role -> outcome -> count
+
+    @property
+    def empty(self) -> bool:
+        return not self.by_clause and not any(self.by_role.values())
+
+
+def sanctions(session: Session, viewer: User, registry: WorkflowRegistry, start: datetime) -> Sanctions:
+    """Outcomes recorded on incidents opened since ``start``: by clause cited and severity, and by the subject's
+    role (officer or contributor), so like cases can be seen to get like outcomes."""
+    cohort = [_opened_since(start), Incident.outcome.is_not(None), visible_incidents(viewer)]
+    rows = session.execute(
+        select(IncidentClause.clause_key, Incident.severity, Incident.outcome, func.count())
+        .join(Incident, Incident.id == IncidentClause.incident_id).where(*cohort)
+        .group_by(IncidentClause.clause_key, Incident.severity, Incident.outcome)).all()
+    role_rows = session.execute(
+        select(Person.role, Incident.outcome, func.count()).join(Person, Person.id == Incident.subject_id)
+        .where(*cohort, Person.role.in_(SUBJECT_ROLES)).group_by(Person.role, Incident.outcome)).all()
+    totals: dict[str, int] = {}
+    grid: dict[tuple[str, str], dict[str, int]] = {}
+    for clause, severity, outcome, n in rows:
+        grid.setdefault((clause, severity), {})[outcome] = n
+        totals[outcome] = totals.get(outcome, 0) + n
+    by_role: dict[str, dict[str, int]] = {role: {} for role in SUBJECT_ROLES}
+    for role, outcome, n in role_rows:
+        by_role[role][outcome] = n
+        totals.setdefault(outcome, 0)
+        totals[outcome] += n
+    severity_order = {s: i for i, s in enumerate(SEVERITIES)}
+    by_clause = [SanctionRow(c, _clause_label(registry, c), s, o) for (c, s), o in grid.items()]
+    by_clause.sort(key=lambda r: (r.clause, -severity_order.get(r.severity, 0)))
+    return Sanctions(sorted(totals, key=lambda o: (-totals[o], o)), by_clause, by_role)
+
+
+# --- a dashboard ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Dashboard:
+    audience: str
+    sections: tuple[str, ...]
+    months: list[Month]
+    now: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def period_start(self) -> datetime:
+        return self.months[0].start
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: str, now: datetime,
+          zone: str = "Europe/London", only: Sequence[str] | None = None) -> Dashboard:
+    """The audience's sections (or ``only`` those), each computed over what ``viewer`` may read."""
+    sections = tuple(s for s in SECTIONS[audience] if only is None or s in only)
+    months = months_to(now, zone)
+    start = months[0].start
+    makers: dict[str, Callable[[], Any]] = {
+        "volume": lambda: volume(session, viewer, registry, months),
+        "open_states": lambda: open_by_state(session, viewer, registry),
+        "due": lambda: due(session, viewer, registry, now),
+        "timings": lambda: timings(session, viewer, registry, start),
+        "clauses": lambda: clauses_over_time(session, viewer, registry, months),
+        "removal": lambda: removal(session, viewer, start),
+        "press": lambda: press(session, viewer, now, start),
+        "repeat": lambda: repeat_subjects(session, viewer),
+        "sanctions": lambda: sanctions(session, viewer, registry, start),
+    }
+    return Dashboard(audience, sections, months, now, {name: makers[name]() for name in sections})
+
+
+# --- the reports as rows (CSV and XLSX downloads) ------------------------------------------------------------
+
+REPORT_TITLES = {
+    "volume": "Incidents opened and closed per month",
+    "open_states": "Open incidents by state",
+    "due": "Overdue and due this week",
+    "timings": "Time to close and to first action",
+    "clauses": "Clauses cited per month",
+    "removal": "Content removal compliance",
+    "press": "Press referrals forwarded within the target",
+    "repeat": "Repeat subjects",
+    "sanctions": "Sanctions consistency",
+}
+
+
+def _hours(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 3600:.2f}"
+
+
+def report_rows(dashboard: Dashboard, name: str) -> tuple[list[str], list[list[Any]]]:
+    """One section as a header and rows: the same numbers as its chart and table."""
+    d = dashboard.data[name]
+    if name == "volume":
+        return ["month", "opened", "closed"], [[m.key, o, c] for m, o, c in zip(d.months, d.opened, d.closed,
+                                                                                  strict=True)]
+    if name == "open_states":
+        return ["workflow", "state", "open"], [[s.workflow_title, s.state_title, s.count] for s in d]
+    if name == "due":
+        return ["workflow", "overdue", "due_this_week"], [[r.workflow_title, r.overdue, r.due_this_week]
+                                                          for r in d.rows]
+    if name == "timings":
+        return (["workflow", "closed", "close_median_hours", "close_p90_hours", "with_action",
+                 "first_action_median_hours", "first_action_p90_hours"],
+                [[t.workflow_title, t.closed, _hours(t.close_p50), _hours(t.close_p90), t.acted,
+                  _hours(t.action_p50), _hours(t.action_p90)] for t in d])
+    if name == "clauses":
+        return (["clause", *[m.key for m in d.months], "total"],
+                [[s.label, *s.counts, s.total] for s in d.series])
+    if name == "removal":
+        return (["complied", "not_complied", "compliance_rate", "removals_timed", "removal_median_hours",
+                 "removal_p90_hours"],
+                [[d.complied, d.not_complied, "" if d.rate is None else f"{d.rate:.3f}", d.removal_n,
+                  _hours(d.removal_p50), _hours(d.removal_p90)]])
+    if name == "press":
+        return (["within_target", "late", "waiting", "not_forwarded", "within_target_rate"],
+                [[d.within, d.late, d.waiting, d.not_forwarded, "" if d.rate is None else f"{d.rate:.3f}"]])
+    if name == "repeat":
+        return ["person", "role", "upheld_breaches"], [[p.name, p.role, p.upheld] for p in d.people]
+    if name == "sanctions":
+        rows: list[list[Any]] = [["clause", r.clause_label, r.severity, o, n]
+                                 for r in d.by_clause for o, n in sorted(r.outcomes.items())]
+        rows += [["subject role", role, "", o, n] for role, counts in d.by_role.items()
+                 for o, n in sorted(counts.items())]
+        return ["grouped_by", "group", "severity", "outcome", "incidents"], rows
+    raise KeyError(name)

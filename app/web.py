@@ -15,6 +15,7 @@ from app.extensions import csrf, db, login_manager
 from app.pii import highlight_html, scan
 from app.roles import ROLE_TITLES
 from app.services import audit as audit_service
+from app.services.disclosure import special_category
 from app.services.retention import load_for as load_retention
 from app.services.users import load_from_session_id
 from app.workflow import WorkflowRegistry
@@ -150,4 +151,6 @@ def init_app(app: Flask) -> None:
     # Post text with patient-identifying information marked; the function escapes everything itself.
     app.jinja_env.filters["pii_marked"] = lambda text: highlight_html(text or "", scan(text or ""))
     app.jinja_env.filters["time_left"] = time_left
+    # Why a file holds special-category data (union membership, health): shown as a marker on the file.
+    app.jinja_env.globals["special_category"] = special_category
     app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()

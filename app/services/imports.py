@@ -480,7 +480,9 @@ def import_posts_batch(session: Session, registry: WorkflowRegistry, rows: list[
     on_file = find_existing_posts(session, posts)
     recorded: set[tuple[tuple[str, int], str | None]] = {
         (("post", post_id), reporter) for post_id, reporter in imported_reports(session, [p for p in on_file if p])}
-    subjects = SubjectBatch(session, [normalise_handle(p.author_handle) for p in posts if p.author_handle])
+    # The handles of the authors of posts not on file (only such rows can open an incident).
+    subjects = SubjectBatch(session, [normalise_handle(p.author_handle) for p, e in zip(posts, on_file, strict=True)
+                                      if e is None and p.author_handle])
     # Posts opened by earlier rows of this batch, by address and by platform post id.
     new_by_url: dict[str, int] = {}
     new_by_id: dict[tuple[str, str], int] = {}

@@ -92,9 +92,12 @@ def visible_incidents(user: User | None) -> ColumnElement[bool]:
 
 
 def _visible_outside_case_files(user: User) -> ColumnElement[bool]:
-    own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id, _share_exists(user))
+    # The column tests come before the share look-up: SQLite evaluates an OR left to right and stops at the
+    # first true term, so most rows are settled without probing incident_shares (dashboards count tens of
+    # thousands of rows through this clause).
+    own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id)
     if user.role == Role.ADMIN:
-        return or_(own, Incident.restricted.is_(False))
+        return or_(Incident.restricted.is_(False), own, _share_exists(user))
     shared: ColumnElement[bool] = false()
     if user.role in COLLEGE_WIDE_ROLES:
         shared = Incident.side == "college"
@@ -102,7 +105,7 @@ def _visible_outside_case_files(user: User) -> ColumnElement[bool]:
         shared = and_(Incident.side == "college", Incident.team_id == user.team_id)
     elif user.role == Role.REGIONAL_OFFICER and user.team_id is not None:
         shared = and_(Incident.side != "college", Incident.team_id == user.team_id)
-    return or_(own, and_(Incident.restricted.is_(False), shared))
+    return or_(and_(Incident.restricted.is_(False), shared), own, _share_exists(user))
 
 
 def knowable_incidents(user: User | None) -> ColumnElement[bool]:

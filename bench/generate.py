@@ -291,7 +291,7 @@ COLUMNS = {
     "incidents": ("id", "reference", "kind", "title", "summary", "side", "workflow_key", "workflow_version",
                   "state", "state_entered_at", "severity", "calendar", "outcome", "fields", "restricted",
                   "subject_id", "assignee_id", "team_id", "created_by_id", "created_at", "updated_at", "closed_at",
-                  "version"),
+                  "first_action_at", "version"),
     "posts": ("id", "incident_id", "platform", "url", "url_key", "platform_post_id", "author_handle", "posted_at",
               "text", "text_sha256", "captured_by_id", "captured_at"),
     "evidence_files": ("id", "incident_id", "original_name", "stored_name", "content_type", "size_bytes", "sha256",
@@ -658,7 +658,7 @@ class Generator:
             rows["incidents"].append((
                 iid, format_reference(year, number), kind, title, summary, side, wf_key, definition.version,
                 splan.state, state_entered, severity, calendar, outcome, {}, restricted, subject, assignee, team,
-                creator, created, state_entered, closed_at, 1 + steps,
+                creator, created, state_entered, closed_at, step_at[1] if steps else None, 1 + steps,
             ))
 
             # clauses

@@ -79,6 +79,7 @@ TITLE_TEMPLATES = {
     "tribunal": ("Tribunal time limit for {who} ({a})", "Claim about {a} {b}"),
     "regulator": ("Fitness to practise concern about {who}: {a}", "Regulator case: {a} {b}"),
     "advice": ("Advice for {who} about {a}", "Member asks about {a} {b}"),
+    "subject_access": ("Subject access request from {who}", "{who} asks for the data held about {a}"),
 }
 
 

@@ -40,6 +40,8 @@ def _incident(db, workflow="problem-solving", state=None, created=NOW, closed=No
 def _step(db, incident: Incident, at: datetime, transition: str = "step") -> None:
     db.add(AuditEvent(at=at, actor_label="test", action="incident.transition", incident_id=incident.id,
                       transition=transition, prev_hash="0" * 64, hash=uuid.uuid4().hex * 2))
+    if incident.first_action_at is None or at < incident.first_action_at:  # as take_transition records it
+        incident.first_action_at = at
 
 
 def _deadline(db, incident: Incident, key: str, due: datetime, status: str = "running", started=None,

@@ -54,6 +54,13 @@ class Incident(Base):
         Index("ix_incidents_workflow_key_id", "workflow_key", "id"),
         Index("ix_incidents_assignee_closed", "assignee_id", "closed_at"),
         Index("ix_incidents_created_at", "created_at"),
+        # The dashboards: every count over the incidents opened in the period (and their times to close and
+        # to first action) is read from this index alone, visibility columns included, never the table.
+        Index("ix_incidents_dashboard_opened", "created_at", "workflow_key", "state", "closed_at", "first_action_at",
+              "restricted", "side", "team_id", "case_file_id", "assignee_id", "created_by_id", "outcome"),
+        # ... and the open ones by state (closed_at IS NULL) and the closures per month (a closed_at range).
+        Index("ix_incidents_dashboard_closed", "closed_at", "workflow_key", "state", "restricted", "side", "team_id",
+              "case_file_id", "assignee_id", "created_by_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,6 +89,9 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
+    # When the first transition was taken (the ``at`` of its audit row), set once by take_transition: the
+    # dashboards' time to first action reads it here instead of looking up audit_events per incident.
+    first_action_at: Mapped[datetime | None]
     # Optimistic locking: every UPDATE says "WHERE version = <the version I read>", so of two people
     # acting at once only one can move the incident; the other's flush raises StaleDataError.
     # Services bump it once per operation (``bump_version``), so one decision is one version.

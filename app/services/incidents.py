@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
 from app.models import (
+    AuditEvent,
     CaseFile,
     Incident,
     IncidentClause,
@@ -479,8 +480,12 @@ def take_transition(
         incident.closed_at = now
     elif incident.closed_at is not None:
         incident.closed_at = None
-    audit.record(session, actor=actor, action="incident.transition", incident=incident,
-                 from_state=decision.from_state, to_state=decision.to_state, transition=decision.transition.key,
-                 comment=decision.comment, data={"fields": decision.values})
+    audit_id = audit.record(session, actor=actor, action="incident.transition", incident=incident,
+                            from_state=decision.from_state, to_state=decision.to_state,
+                            transition=decision.transition.key, comment=decision.comment,
+                            data={"fields": decision.values})
+    if incident.first_action_at is None:
+        # The first action: the very time its audit row holds (the dashboards' time to first action).
+        incident.first_action_at = session.scalar(select(AuditEvent.at).where(AuditEvent.id == audit_id))
     session.flush()
     return incident

@@ -114,6 +114,24 @@ def test_a_refused_transition_changes_nothing(app: Flask, db: Session, make, cas
     assert before.state == "evidence_captured" and before.version == 1
 
 
+def test_the_first_transition_records_the_first_action_time(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """Set once, to the first transition's audit time (the dashboards' time to first action reads it)."""
+    registry = registry_of(app)
+    admin = make.user("admin")
+    incident = open_one(db, registry, admin)
+    assert incident.first_action_at is None
+    take_transition(db, registry, incident, "request_removal", actor=admin,
+                    values={"requested_via": "email", "asked_who": "The author"})
+    db.commit()
+    take_transition(db, registry, incident, "mark_non_compliant", actor=admin, comment="Still up.")
+    db.commit()
+    times = db.scalars(select(AuditEvent.at).where(AuditEvent.incident_id == incident.id,
+                                                   AuditEvent.action == "incident.transition")
+                       .order_by(AuditEvent.id)).all()
+    db.expire_all()
+    assert len(times) == 2 and db.get(Incident, incident.id).first_action_at == times[0]
+
+
 def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     registry = registry_of(app)
     incident = open_one(db, registry, make.user("admin"), post=False)

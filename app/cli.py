@@ -150,8 +150,8 @@ def workflows_check(paths: tuple[Path, ...]) -> None:
     try:
         catalogues = load_catalogues(base / "policies")
         if not paths:
-            load_workflow_dir(shipped, catalogues.known)
-        for file in files:
+            load_workflow_dir(shipped, catalogues.known)  # every shipped file, checked with the ones it links to
+        for file in files if paths else []:
             # Each named file is checked with the shipped files it may link to (but not its namesake).
             load_workflow_dir([file, *(f for f in shipped if f.stem != file.stem)], catalogues.known)
         from app.services.retention import load_for as load_retention

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -205,8 +207,19 @@ def signed_in(client: FlaskClient, make: Factory):  # type: ignore[no-untyped-de
 BREACHDESK = str(ROOT / ".venv" / "bin" / "breachdesk")
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database at the newest revision, migrated once per run; each CLI test copies it (running
+    ``breachdesk db upgrade`` per test cost about two seconds each; tests/test_startup.py runs that command itself)."""
+    path = tmp_path_factory.mktemp("cli-template") / "template.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    with sqlite3.connect(path) as connection:  # fold the write-ahead log into the file before it is copied
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture
-def cli_env(tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli_env(tmp_path: Path, migrated_sqlite_file: Path):  # type: ignore[no-untyped-def]
     """Run the real ``breachdesk`` command, as a script would, against a fresh migrated SQLite file.
 
     The returned function has ``.url``, the database it uses."""
@@ -218,6 +231,6 @@ def cli_env(tmp_path: Path):  # type: ignore[no-untyped-def]
         return subprocess.run([BREACHDESK, *args], capture_output=True, text=True, env=env, input=stdin,
                               cwd=tmp_path, timeout=120)
 
-    assert run("db", "upgrade").returncode == 0
+    shutil.copyfile(migrated_sqlite_file, tmp_path / "cli.sqlite3")
     run.url = env["BREACHDESK_DATABASE_URL"]  # type: ignore[attr-defined]
     return run

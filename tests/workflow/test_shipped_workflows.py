@@ -6,6 +6,7 @@ transition's from-states, take it, and check the state, the closing time and the
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Incident, Person
 from app.policy import load_catalogues
+from app.services.evidence import capture_file
 from app.services.incidents import OpenRequest, PostInput, open_incident, take_transition
 from app.workflow import TransitionDef, WorkflowDef, WorkflowRegistry
 from app.workflow.registry import load_registry
@@ -83,7 +85,7 @@ def audit_rows(db: Session, incident: Incident) -> int:
 
 
 def test_the_shipped_set_is_what_these_tests_walk() -> None:
-    assert len(list(SHIPPED)) == 14
+    assert len(list(SHIPPED)) == 15
     assert len(CASES) == sum(len(d.transitions) for d in SHIPPED) > 150
 
 
@@ -122,6 +124,10 @@ def test_every_transition_can_be_taken(app: Flask, db: Session, make, workflow_k
     steps = [*shortest_path(definition, target.from_states), target]
     for taken, step in enumerate(steps, start=1):
         before = incident.state
+        if any(ref.name == "has_fresh_capture" for ref in step.guards):  # e.g. a removal verified by a new capture
+            capture_file(db, incident, actor=admin, filename=f"capture-{taken}.txt", stream=io.BytesIO(b"gone"),
+                         folder=app.config["BREACHDESK"].evidence_path)
+            db.commit()
         assert step.key in [t.key for t in registry.get(workflow_key).transitions_from(before)]
         take_transition(db, registry, incident, step.key, actor=admin, values=values_for(step, subject.id),
                         comment="because" if step.comment == "required" else None,
@@ -129,7 +135,7 @@ def test_every_transition_can_be_taken(app: Flask, db: Session, make, workflow_k
         db.commit()
         assert incident.state == step.to, f"{step.key} from {before}"
         assert (incident.closed_at is not None) == definition.states[step.to].final
-        assert incident.version == 1 + taken  # one decision, one version
+        assert incident.version == 1 + taken  # one decision, one version (a capture is not a decision)
 
     db.expire_all()
     stored = db.get(Incident, incident.id)

@@ -33,6 +33,7 @@ from app.models import (
     Incident,
     LegalHold,
     Meeting,
+    Member,
     PersonFlag,
     RetentionRecord,
     User,
@@ -317,6 +318,8 @@ def carry_out(session: Session, registry: WorkflowRegistry, item: DueItem, *, fo
             others = [t for t in case_file.tracks if t.id != incident.id] if case_file else []
             if case_file is not None and all(t.closed_at is not None for t in others):
                 case_file.title = f"Anonymised case file ({case_file.reference})"
+            if case_file is not None:
+                removed["member_details"] = _clear_member_if_last(session, case_file.member, incident.id)
     incident.bump_version()
     session.add(RetentionRecord(incident_id=incident.id, stage=item.stage, retention_class=item.retention_class,
                                 done_at=utcnow(), removed=removed))
@@ -324,6 +327,25 @@ def carry_out(session: Session, registry: WorkflowRegistry, item: DueItem, *, fo
     audit.record(session, actor=actor, action=f"retention.{item.stage}", incident=incident,
                  data={"class": item.retention_class, "due_on": item.due_on.isoformat(), "removed": removed})
     report.done.append(item)
+
+
+MEMBER_DETAILS = ("branch", "workplace", "job_title", "manager", "access_needs", "consent_note")
+
+
+def _clear_member_if_last(session: Session, member: Member, anonymising: int) -> int:
+    """A member's details (branch, workplace, manager, access needs…) go with their last case file: once every
+    track of every case file of theirs is anonymised (this one now), nothing is kept but the membership
+    number, which the statistics and a returning member's new file still need. Returns fields cleared."""
+    tracks = session.scalars(select(Incident.id).join(CaseFile, Incident.case_file_id == CaseFile.id)
+                             .where(CaseFile.member_id == member.id, Incident.id != anonymising)).all()
+    done = set(session.scalars(select(RetentionRecord.incident_id).where(
+        RetentionRecord.incident_id.in_(tracks), RetentionRecord.stage == "anonymised"))) if tracks else set()
+    if set(tracks) - done:
+        return 0
+    cleared = sum(1 for name in MEMBER_DETAILS if getattr(member, name))
+    for name in MEMBER_DETAILS:
+        setattr(member, name, None)
+    return cleared
 
 
 def _delete_count(session: Session, model: type[PersonFlag] | type[Warning], incident_id: int) -> int:

@@ -90,3 +90,32 @@ def test_breachdesk_workflows_check_refuses_a_bad_retention_file(tmp_path, monke
     result = CliRunner().invoke(cli, ["workflows", "check"])
     assert result.exit_code == 1
     assert "retention.yaml, line" in result.output and "not a period" in result.output
+
+
+def test_a_members_details_go_with_their_last_case_file(app, db, make):
+    """Six years after the last track of a member's case file closes, the tracks are anonymised and the member's
+    details (branch, workplace, manager, access needs…) are cleared; the membership number stays."""
+    from app.services import cases as case_service
+
+    registry = app.extensions["breachdesk.workflows"]
+    rep = make.user("rep", team="north")
+    with frozen_at(at(2018, 1, 1)):
+        member = case_service.add_member(db, case_service.MemberDetails(
+            name="Mo Member", membership_number="RT-1", branch="North", workplace="Ward 7", manager="Pat Boss",
+            access_needs="Step-free access"), actor=rep)
+        case_file = case_service.open_case_file(db, registry, member=member, title="Mo's case", issue_arose_on=None,
+                                                workflow_key="advice", rep=rep, actor=rep)
+        track = case_file.tracks[0]
+        track.state, track.closed_at = "closed", at(2018, 2, 1)
+        db.commit()
+    with frozen_at(at(2024, 6, 1)):
+        report = _run(app, db, actor=rep)
+        db.commit()
+    assert [i.reference for i in report.done] == [track.reference]
+    db.expire_all()
+    member = db.get(type(member), member.id)
+    assert (member.branch, member.workplace, member.manager, member.access_needs) == (None, None, None, None)
+    assert member.membership_number == "RT-1"
+    assert db.get(Incident, track.id).subject_id is None
+    assert db.scalar(select(RetentionRecord.removed).where(RetentionRecord.incident_id == track.id))[
+        "member_details"] == 4

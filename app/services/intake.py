@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -126,16 +126,18 @@ def find_existing_posts(session: Session, posts: list[PostInput]) -> list[Post |
             for p in posts]
     url_keys = sorted({k for k, _ in keys if k})
     post_ids = sorted({pid for _, pid in keys if pid})
-    conditions = []
+    # One query per index — url_key, and (platform, platform_post_id) per platform: with "a OR b … ORDER BY
+    # id" SQLite walks the whole table in id order instead. The oldest match wins, so rows are sorted here.
+    found_posts: dict[int, Post] = {}
     if url_keys:
-        conditions.append(Post.url_key.in_(url_keys))
-    if post_ids:
-        conditions.append(Post.platform_post_id.in_(sorted({pid for _platform, pid in post_ids})))
-    if not conditions:
-        return [None] * len(posts)
+        found_posts.update((p.id, p) for p in session.scalars(select(Post).where(Post.url_key.in_(url_keys))))
+    for platform in sorted({platform for platform, _pid in post_ids}):
+        wanted = sorted({pid for on, pid in post_ids if on == platform})
+        found_posts.update((p.id, p) for p in session.scalars(
+            select(Post).where(Post.platform == platform, Post.platform_post_id.in_(wanted))))
     by_url: dict[str, Post] = {}
     by_id: dict[tuple[str, str], Post] = {}
-    for found in session.scalars(select(Post).where(or_(*conditions)).order_by(Post.id)):  # oldest first
+    for found in sorted(found_posts.values(), key=lambda p: p.id):  # oldest first
         if found.url_key:
             by_url.setdefault(found.url_key, found)
         if found.platform_post_id:

@@ -711,6 +711,8 @@ def test_sign_in_never_follows_a_hostile_next(tabs, world: World, live_server: L
     def start(target: str) -> Callable[[Watch], None]:
         def act(watch: Watch) -> None:
             watch.data["next"] = target
+            # Let the last job's sign-in finish landing first: its cookie could otherwise arrive after the clear.
+            watch.page.wait_for_load_state("networkidle")
             watch.page.context.clear_cookies()  # signed out: the tab signs in again for this job
             navigate("/login?" + urlencode({"next": target}))(watch)
         return act

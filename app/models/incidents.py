@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -58,9 +58,12 @@ class Incident(Base):
         # to first action) is read from this index alone, visibility columns included, never the table.
         Index("ix_incidents_dashboard_opened", "created_at", "workflow_key", "state", "closed_at", "first_action_at",
               "restricted", "side", "team_id", "case_file_id", "assignee_id", "created_by_id", "outcome"),
-        # ... and the open ones by state (closed_at IS NULL) and the closures per month (a closed_at range).
+        # ... and the closures per month (a closed_at range). Partial: led by closed_at and holding the open rows
+        # too, SQLite's planner (no statistics) took "closed_at IS NULL" on it as selective and sorted every open
+        # incident for the queue's newest-first page instead of walking the key (bench: 75-150 ms at 100k).
         Index("ix_incidents_dashboard_closed", "closed_at", "workflow_key", "state", "restricted", "side", "team_id",
-              "case_file_id", "assignee_id", "created_by_id"),
+              "case_file_id", "assignee_id", "created_by_id",
+              sqlite_where=text("closed_at IS NOT NULL"), postgresql_where=text("closed_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

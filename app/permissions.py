@@ -274,10 +274,19 @@ def can_break_glass_case_file(user: User, case_file: CaseFile) -> bool:
     return user.active and user.role == Role.ADMIN and not can_view_case_file(user, case_file)
 
 
+CASE_HOLDER_ROLES = (Role.REP, Role.REGIONAL_OFFICER)
+
+
 def can_hold_case_file(user: User, case_file: CaseFile) -> bool:
     """Who a file may be reallocated to: an active rep or regional officer of the file's team."""
-    return user.active and user.role in (Role.REP, Role.REGIONAL_OFFICER) and user.team_id is not None \
+    return user.active and user.role in CASE_HOLDER_ROLES and user.team_id is not None \
         and user.team_id == case_file.team_id
+
+
+def case_holders(team_id: int | None) -> ColumnElement[bool]:
+    """The SQL form of ``can_hold_case_file`` (any team when ``team_id`` is None: an administrator opening a file)."""
+    holders = and_(User.active.is_(True), User.role.in_(CASE_HOLDER_ROLES), User.team_id.is_not(None))
+    return holders if team_id is None else and_(holders, User.team_id == team_id)
 
 
 # ------------------------------------------------------------------------------------------- dashboards

@@ -13,7 +13,7 @@ from app.cases import bp
 from app.cases.forms import CaseBreakGlassForm, NewCaseForm, NoReferralForm, ReallocateForm, RegulatorTrackForm
 from app.extensions import db
 from app.models import CaseFile, Member, User
-from app.permissions import can_break_glass_case_file, can_open_case_file, can_work_case_file
+from app.permissions import can_break_glass_case_file, can_open_case_file, can_work_case_file, case_holders
 from app.services import NotFound, ServiceError
 from app.services import bundle as bundle_service
 from app.services import cases as case_service
@@ -26,10 +26,7 @@ def _actor() -> User:
 
 
 def _rep_choices(team_id: int | None) -> list[tuple[str, str]]:
-    query = select(User).where(User.active.is_(True), User.role.in_(("rep", "regional_officer")))
-    if team_id is not None:
-        query = query.where(User.team_id == team_id)
-    users = db.session.scalars(query.order_by(User.name))
+    users = db.session.scalars(select(User).where(case_holders(team_id)).order_by(User.name))
     return [(str(u.id), f"{u.name} ({u.role.replace('_', ' ')})") for u in users]
 
 

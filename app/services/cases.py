@@ -28,6 +28,7 @@ from app.models import (
     Warning,
 )
 from app.permissions import (
+    CASE_HOLDER_ROLES,
     can_break_glass_case_file,
     can_hold_case_file,
     can_open_case_file,
@@ -142,7 +143,7 @@ def open_case_file(session: Session, registry: WorkflowRegistry, *, member: Memb
         raise ServiceError("Give the case a title of at most 200 characters.")
     if issue_arose_on is not None and issue_arose_on > utcnow().astimezone(LONDON).date():
         raise ServiceError("The issue arose on: the date is in the future.")
-    if rep.role not in ("rep", "regional_officer") or not rep.active or rep.team_id is None:
+    if rep.role not in CASE_HOLDER_ROLES or not rep.active or rep.team_id is None:
         raise ServiceError("Choose an active rep or regional officer with a team to hold the case.")
     first = open_incident(session, registry, OpenRequest(
         workflow_key=workflow_key, title=title, subject=member.person, assignee=rep, team=rep.team), actor=actor)

@@ -288,8 +288,9 @@ def navigate(path: str) -> Callable[[Watch], None]:
                                              watch.base_url + path)
 
 
-def run_jobs(tabs: list[Watch], jobs: list[Job]) -> list[str]:
-    """Run each job's steps in order, one job per tab at a time, all tabs at once; return every failure."""
+def run_jobs(tabs: list[Watch], jobs: list[Job], fresh: Callable[[Watch], Watch] | None = None) -> list[str]:
+    """Run each job's steps in order, one job per tab at a time, all tabs at once; return every failure.
+    With ``fresh``, each job starts in the tab it returns in place of the last job's."""
     queue = deque(jobs)
     running: dict[int, list] = {}  # tab index -> [job, step index, loads before the step, started at]
     failures: list[str] = []
@@ -297,6 +298,8 @@ def run_jobs(tabs: list[Watch], jobs: list[Job]) -> list[str]:
     def start(tab: int) -> None:
         while True:
             job, index = running[tab][0], running[tab][1]
+            if index == 0 and fresh is not None:
+                tabs[tab] = fresh(tabs[tab])
             watch = tabs[tab]
             running[tab][2:] = [watch.loads, time.monotonic()]
             watch.status = None
@@ -440,28 +443,52 @@ def comms_state(browser, world: World) -> dict:  # type: ignore[no-untyped-def]
         context.close()
 
 
-@pytest.fixture
-def tabs(browser, world: World) -> Iterator[Callable[..., list[Watch]]]:  # type: ignore[no-untyped-def]
+class Tabs:
     """``tabs(n, state=None, csp=False, own_context=False)``: n watched tabs, closed after the test.
-    The CSP is bypassed unless ``csp``; ``own_context`` gives each tab its own cookies (its own sign-in)."""
-    contexts = []
+    The CSP is bypassed unless ``csp``; ``own_context`` gives each tab its own cookies (its own sign-in).
+    ``tabs.signed_out(watch)`` swaps a tab for a new one in a new context: nothing of the last job's sign-in
+    (a cookie still being set by a late response) can reach the next job."""
 
-    def new_context(state: dict | None, csp: bool):  # type: ignore[no-untyped-def]
+    def __init__(self, browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list = []
+        self.on_new_context: Callable[[object, Watch], None] = lambda context, watch: None
+
+    def _context(self, state: dict | None, csp: bool):  # type: ignore[no-untyped-def]
         options = {**CONTEXT_OPTIONS, "bypass_csp": not csp}
         if state is not None:
             options["storage_state"] = state
-        context = browser.new_context(base_url=world.live_server.url, **options)
+        context = self.browser.new_context(base_url=self.base_url, **options)
         context.set_default_timeout(10_000)
-        contexts.append(context)
+        self.contexts.append(context)
         return context
 
-    def make(n: int = TABS, state: dict | None = None, csp: bool = False, own_context: bool = False) -> list[Watch]:
-        shared = None if own_context else new_context(state, csp)
-        return [Watch((shared or new_context(state, csp)).new_page(), world.live_server.url) for _ in range(n)]
+    def __call__(self, n: int = TABS, state: dict | None = None, csp: bool = False,
+                 own_context: bool = False) -> list[Watch]:
+        shared = None if own_context else self._context(state, csp)
+        return [self._watch(shared or self._context(state, csp)) for _ in range(n)]
 
-    yield make
-    for context in contexts:
-        context.close()
+    def _watch(self, context) -> Watch:  # type: ignore[no-untyped-def]
+        watch = Watch(context.new_page(), self.base_url)
+        self.on_new_context(context, watch)
+        return watch
+
+    def signed_out(self, old: Watch) -> Watch:
+        old.page.context.close()
+        self.contexts.remove(old.page.context)
+        return self._watch(self._context(None, False))
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def tabs(browser, world: World) -> Iterator[Tabs]:  # type: ignore[no-untyped-def]
+    made = Tabs(browser, world.live_server.url)
+    yield made
+    made.close()
 
 
 def shoot(watch: Watch, item_index: int, step: str) -> None:
@@ -567,10 +594,7 @@ def test_stored_payloads_show_as_typed(tabs, world: World) -> None:  # type: ign
     with ?next=<payload>: it must land on the incident list, header showing the payload as the name); then
     its press referral, its content removal and its subject's page."""
     def start(item: PayloadData) -> Callable[[Watch], None]:
-        def act(watch: Watch) -> None:
-            watch.page.context.clear_cookies()
-            navigate("/login?" + urlencode({"next": item.payload}))(watch)
-        return act
+        return navigate("/login?" + urlencode({"next": item.payload}))
 
     def submit(email: str, password: str) -> Callable[[Watch], None]:
         def act(watch: Watch) -> None:
@@ -609,7 +633,7 @@ def test_stored_payloads_show_as_typed(tabs, world: World) -> None:  # type: ign
         Step(navigate(f"/incidents/{item.removal_id}"), lambda w, i=item: removal(w, i)),
         Step(navigate(f"/people/{item.person_id}"), lambda w, i=item: person(w, i)),
     ]) for item in world.items]
-    report(run_jobs(tabs(own_context=True), jobs), sum(len(job.steps) for job in jobs))
+    report(run_jobs(tabs(own_context=True), jobs, fresh=tabs.signed_out), sum(len(job.steps) for job in jobs))
 
 
 def test_incident_list_shows_every_title_and_assignee(tabs, world: World, comms_state: dict) -> None:  # type: ignore[no-untyped-def]
@@ -700,20 +724,20 @@ HOSTILE_NEXT = [
 
 def test_sign_in_never_follows_a_hostile_next(tabs, world: World, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     """After signing in, ?next= never leads off the site or to a script URL."""
-    tab_list = tabs(3, own_context=True)
     off_site: list[str] = []
-    for watch in tab_list:
-        def stand_in(route, watch=watch) -> None:  # type: ignore[no-untyped-def]
+
+    def stand_in_off_site(context, watch: Watch) -> None:  # type: ignore[no-untyped-def]
+        def stand_in(route) -> None:  # type: ignore[no-untyped-def]
             off_site.append(f"{route.request.url} (from {watch.data.get('next')!r})")
             route.fulfill(status=200, content_type="text/html", body="<title>off site</title>off site")
-        watch.page.context.route(re.compile("^(?!" + re.escape(live_server.url) + ")[a-z]+://"), stand_in)
+        context.route(re.compile("^(?!" + re.escape(live_server.url) + ")[a-z]+://"), stand_in)
+
+    tabs.on_new_context = stand_in_off_site
+    tab_list = tabs(3, own_context=True)
 
     def start(target: str) -> Callable[[Watch], None]:
         def act(watch: Watch) -> None:
             watch.data["next"] = target
-            # Let the last job's sign-in finish landing first: its cookie could otherwise arrive after the clear.
-            watch.page.wait_for_load_state("networkidle")
-            watch.page.context.clear_cookies()  # signed out: the tab signs in again for this job
             navigate("/login?" + urlencode({"next": target}))(watch)
         return act
 
@@ -731,7 +755,7 @@ def test_sign_in_never_follows_a_hostile_next(tabs, world: World, live_server: L
         Step(start(target), lambda w: w.problems("sign-in page", html_title("Sign in"))),
         Step(sign_in, landed, status=None),
     ]) for i, target in enumerate(HOSTILE_NEXT)]
-    failures = run_jobs(tab_list, jobs)
+    failures = run_jobs(tab_list, jobs, fresh=tabs.signed_out)
     report(failures + [f"went off site: {url}" for url in off_site], len(jobs) * 2)
 
 

@@ -22,7 +22,10 @@ Need-to-know, in short:
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, CompoundSelect, and_, exists, false, or_, select, true, union
 
 from app.clock import utcnow
 from app.models import CaseFile, CaseFileRep, Incident, IncidentShare, User
@@ -81,31 +84,71 @@ def _case_rep_exists(user: User) -> ColumnElement[bool]:
                           CaseFileRep.ended_at.is_(None))
 
 
+@dataclass(frozen=True)
+class GroupColumns:
+    """The columns that decide what a role sees of an incident without naming anyone: whether it is a track of a
+    case file, restricted, its side and its team. Incidents have them, and so do the dashboard's running counts
+    (``incident_counts``), which is how a count can respect access control without reading every row."""
+
+    in_case_file: ColumnElement[bool]
+    restricted: Any
+    side: Any
+    team_id: Any
+
+
+INCIDENT_GROUP = GroupColumns(Incident.case_file_id.is_not(None), Incident.restricted, Incident.side,
+                              Incident.team_id)
+
+
 def visible_incidents(user: User | None) -> ColumnElement[bool]:
-    """The SQL form of ``can_view``: a WHERE clause for searches, counts and exports."""
+    """The SQL form of ``can_view``: a WHERE clause for searches, counts and exports. What the user's role sees
+    of a whole group of incidents, or what the user sees personally (their own, shared with them, their case)."""
     if user is None or not user.active:
         return false()
-    regional = (Incident.team_id == user.team_id if user.role == Role.REGIONAL_OFFICER and user.team_id is not None
-                else false())
-    in_case_file = and_(Incident.case_file_id.is_not(None), or_(_case_rep_exists(user), _share_exists(user), regional))
-    return or_(in_case_file, and_(Incident.case_file_id.is_(None), _visible_outside_case_files(user)))
+    # The group's column tests come first: SQLite evaluates an OR left to right and stops at the first true
+    # term, so most rows are settled without probing incident_shares (dashboards count many rows this way).
+    return or_(visible_by_group(user, INCIDENT_GROUP), visible_personally(user))
 
 
-def _visible_outside_case_files(user: User) -> ColumnElement[bool]:
-    # The column tests come before the share look-up: SQLite evaluates an OR left to right and stops at the
-    # first true term, so most rows are settled without probing incident_shares (dashboards count tens of
-    # thousands of rows through this clause).
-    own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id)
+def visible_by_group(user: User, group: GroupColumns) -> ColumnElement[bool]:
+    """The part of ``visible_incidents`` that depends only on an incident's group columns (the role's view)."""
+    if not user.active:
+        return false()
+    unrestricted_outside = and_(~group.in_case_file, group.restricted.is_(False))
     if user.role == Role.ADMIN:
-        return or_(Incident.restricted.is_(False), own, _share_exists(user))
-    shared: ColumnElement[bool] = false()
+        return unrestricted_outside
+    if user.role == Role.REGIONAL_OFFICER and user.team_id is not None:
+        # A regional officer reads their team's case files (restricted or not) and its other union-side files.
+        return and_(group.team_id == user.team_id,
+                    or_(group.in_case_file, and_(unrestricted_outside, group.side != "college")))
     if user.role in COLLEGE_WIDE_ROLES:
-        shared = Incident.side == "college"
-    elif user.role == Role.COMMS and user.team_id is not None:
-        shared = and_(Incident.side == "college", Incident.team_id == user.team_id)
-    elif user.role == Role.REGIONAL_OFFICER and user.team_id is not None:
-        shared = and_(Incident.side != "college", Incident.team_id == user.team_id)
-    return or_(and_(Incident.restricted.is_(False), shared), own, _share_exists(user))
+        return and_(unrestricted_outside, group.side == "college")
+    if user.role == Role.COMMS and user.team_id is not None:
+        return and_(unrestricted_outside, group.side == "college", group.team_id == user.team_id)
+    return false()
+
+
+def visible_personally(user: User) -> ColumnElement[bool]:
+    """The part of ``visible_incidents`` that names the user: outside case files their own (assignee or logger),
+    a case file's tracks while they are its rep, and anything shared with them."""
+    if not user.active:
+        return false()
+    own = or_(Incident.assignee_id == user.id, Incident.created_by_id == user.id)
+    return or_(and_(Incident.case_file_id.is_(None), own),
+               and_(Incident.case_file_id.is_not(None), _case_rep_exists(user)),
+               _share_exists(user))
+
+
+def personal_candidates(user: User) -> CompoundSelect:
+    """Ids of every incident ``visible_personally`` could hold for ``user``, each part read through its own
+    index (a superset: callers still apply the predicate)."""
+    return union(
+        select(Incident.id).where(Incident.assignee_id == user.id),
+        select(Incident.id).where(Incident.created_by_id == user.id),
+        select(IncidentShare.incident_id).where(IncidentShare.user_id == user.id),
+        select(Incident.id).join(CaseFileRep, CaseFileRep.case_file_id == Incident.case_file_id)
+        .where(CaseFileRep.user_id == user.id, CaseFileRep.ended_at.is_(None)),
+    )
 
 
 def knowable_incidents(user: User | None) -> ColumnElement[bool]:

@@ -311,6 +311,34 @@ def deadlines_sweep(now_text: str | None) -> None:
         click.echo(f"  escalated {line}")
 
 
+@cli.group("counts")
+def counts_cli() -> None:
+    """The dashboards' running counts (kept by the database as incidents change)."""
+
+
+@counts_cli.command("fold")
+def counts_fold() -> None:
+    """Sum the counts' change rows into one row per key (the worker does this every sweep)."""
+    from app.services import counts
+
+    folded = counts.fold(db.session)
+    db.session.commit()
+    click.echo(f"{folded} row(s) folded")
+
+
+@counts_cli.command("check")
+def counts_check() -> None:
+    """Recount from the incidents and compare; exit 1 listing each difference."""
+    from app.services import counts
+
+    differences = counts.drift(db.session)
+    for key, (kept, should) in sorted(differences.items(), key=str):
+        click.echo(f"{dict(zip(counts.KEY_NAMES, key, strict=True))}: kept {kept}, should be {should}", err=True)
+    if differences:
+        raise SystemExit(1)
+    click.echo("the dashboard counts agree with the incidents")
+
+
 @cli.command("worker")
 @click.option("--interval", default=60, show_default=True, help="Seconds between sweeps.")
 @click.option("--once", is_flag=True, help="Run one sweep and one delivery, then exit.")
@@ -318,6 +346,7 @@ def worker(interval: int, once: bool) -> None:
     """Sweep deadlines and deliver the outbox every minute (several workers may run on PostgreSQL)."""
     import time
 
+    from app.services import counts
     from app.services.mailer import SmtpSettings, deliver_outbox
     from app.services.sweep import run_sweep
 
@@ -330,8 +359,10 @@ def worker(interval: int, once: bool) -> None:
             db.session.commit()
             delivery = deliver_outbox(db.session, smtp)
             db.session.commit()
+            folded = counts.fold(db.session)
+            db.session.commit()
             click.echo(f"{report.summary()}; e-mail: {delivery.sent} sent, {delivery.retrying} to retry, "
-                       f"{delivery.failed} failed")
+                       f"{delivery.failed} failed; {folded} dashboard count row(s) folded")
         except (OperationalError, ProgrammingError) as error:
             db.session.rollback()
             click.echo(f"breachdesk worker: database error, will retry: {str(error.orig).strip()}", err=True)

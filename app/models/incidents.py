@@ -54,6 +54,7 @@ class Incident(Base):
         Index("ix_incidents_workflow_key_id", "workflow_key", "id"),
         Index("ix_incidents_assignee_closed", "assignee_id", "closed_at"),
         Index("ix_incidents_created_at", "created_at"),
+        Index("ix_incidents_created_by_id", "created_by_id"),  # whose own incidents (dashboards, 0015)
         # The dashboards: every count over the incidents opened in the period (and their times to close and
         # to first action) is read from this index alone, visibility columns included, never the table.
         Index("ix_incidents_dashboard_opened", "created_at", "workflow_key", "state", "closed_at", "first_action_at",

@@ -1,29 +1,32 @@
-"""The dashboards' figures: every measure is one aggregate query over what the viewer may read.
+"""The dashboards' figures, over what the viewer may read.
 
 Choices, so the numbers can be trusted and stay fast at a million incidents:
 
-- **Access.** Every query carries ``visible_incidents(viewer)`` (app/permissions.py), the same WHERE clause
-  as searches and exports: a rep's dashboard counts only the rep's cases. Nothing is counted in Python.
-- **Aggregates in the database.** Counts are ``GROUP BY`` in SQL; Python only arranges the few result
+- **Access.** Every figure counts only incidents ``visible_incidents(viewer)`` admits (app/permissions.py), the
+  same rule as searches and exports: a rep's dashboard counts only the rep's cases.
+- **Running counts.** Incidents opened and closed per month, open by state and clauses cited per month are
+  read from ``incident_counts`` (kept by database triggers, app/models/counts.py), summed over the groups of
+  incidents the viewer's role sees, plus a row-by-row count of the few incidents the viewer sees only
+  personally (``Scope``). Their cost does not grow with the number of incidents. Row by row throughout when the
+  dashboard's zone is not the counts' (Europe/London), with the same figures.
+- **Aggregates in the database.** Other measures are ``GROUP BY`` in SQL; Python only arranges the few result
   rows (at most a few hundred) into months, states and tables.
 - **Months are UK months.** A month bucket is a ``CASE`` over the twelve month starts (midnight
-  Europe/London, turned into UTC in Python), which works the same on SQLite and PostgreSQL and reads an
-  index that starts with the timestamp; no ``strftime``/``date_trunc`` dialects and no hour lost at the
-  clock change.
-- **The period.** Counts over time cover the current month and the eleven before it. Clauses cited,
-  times to close and to first action, content removal, press referrals and sanctions are over the
-  incidents *opened* in that period (a cohort, a ``created_at`` range; "closed in the period" would read
-  every incident ever closed). Closures per month are a ``closed_at`` range. Repeat subjects count every
-  upheld breach on file.
+  Europe/London, turned into UTC in Python), or the counts' month (``calendar_months``, the same instants).
+- **The period.** Counts over time cover the current month and the eleven before it. Clauses are counted by
+  the month they were cited. Times to close and to first action, content removal, press referrals and
+  sanctions are over the incidents *opened* in that period (a cohort, a ``created_at`` range). Closures per
+  month are a ``closed_at`` range. Repeat subjects count every upheld breach on file.
 - **Percentiles** (median and 90th) are nearest-rank, computed in SQL with window functions
   (``row_number``/``count`` over each workflow, then the row at rank ⌈q·n⌉), identical on both databases;
-  only one row per workflow comes back.
+  only one row per workflow comes back. Over a cohort above EXACT_LIMIT incidents they are estimated from an
+  even sample (whole 1-in-64 slices by id, through ix_incidents_sample), and the page says so.
 - **First action** is the time of the incident's first ``incident.transition`` audit row, kept on the
   incident as ``first_action_at`` (set by take_transition, backfilled by migration 0013), not looked up in
   audit_events per incident.
-- **Read from indexes.** The period's incidents are read from ix_incidents_dashboard_opened (created_at first)
-  and the open and closed ones from ix_incidents_dashboard_closed (closed_at first); both carry the columns
-  the measures and ``visible_incidents`` test, so neither database visits the table for those counts.
+- **Read from indexes.** Cohorts are read from ix_incidents_dashboard_opened (created_at first) and closures
+  from ix_incidents_dashboard_closed (closed_at first); both carry the columns the measures and
+  ``visible_incidents`` test, so neither database visits the table for those.
 """
 
 from __future__ import annotations
@@ -34,12 +37,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, false, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Deadline, Incident, IncidentClause, Person, PersonFlag, User
+from app.models import AuditEvent, Deadline, Incident, IncidentClause, IncidentCount, Person, PersonFlag, User
+from app.models.counts import CITED, CLOSED, OPEN, OPENED, SAMPLE_MODULUS
 from app.models.incidents import SEVERITIES
-from app.permissions import visible_incidents
+from app.permissions import (
+    INCIDENT_GROUP,
+    GroupColumns,
+    personal_candidates,
+    visible_by_group,
+    visible_incidents,
+    visible_personally,
+)
 from app.workflow import WorkflowRegistry
 
 PERIOD_MONTHS = 12
@@ -54,6 +65,15 @@ REMOVAL_WORKFLOW, REMOVED_STATE, NOT_COMPLIED_TRANSITION, COMPLY_DEADLINE = (
 PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
 UPHELD_FLAG = "upheld_breach"
 SUBJECT_ROLES = ("officer", "contributor")
+
+# The running counts (incident_counts) keep UK calendar months; a dashboard in another zone counts rows instead.
+COUNTS_ZONE = "Europe/London"
+COUNT_GROUP = GroupColumns(IncidentCount.in_case_file, IncidentCount.restricted, IncidentCount.side,
+                           IncidentCount.team_id)
+# Percentiles read every incident of a cohort up to EXACT_LIMIT; above it, a sample of about SAMPLE_TARGET
+# (whole 1-in-SAMPLE_MODULUS slices by id, so the sample is spread evenly over the period and the workflows).
+EXACT_LIMIT = 20_000
+SAMPLE_TARGET = 10_000
 
 # Which sections each audience sees, in order. Only these are computed for it.
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -151,6 +171,46 @@ def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+# --- what a viewer may count ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """How a dashboard counts what ``viewer`` may read. With ``counted``: the running counts of every group of
+    incidents the viewer's role sees (``visible_by_group``), plus, row by row, the incidents the viewer sees only
+    personally (their own, shared, their case files); without: every visible incident row by row. The two give
+    the same figures (a test builds dashboards both ways); the counts keep a view's cost independent of the
+    number of incidents."""
+
+    viewer: User
+    counted: bool
+
+    @property
+    def rows(self) -> ColumnElement[bool]:
+        """The incidents a measure reads row by row."""
+        if not self.counted:
+            return visible_incidents(self.viewer)
+        # NOT of a NULL comparison (no team) is NULL, which a WHERE drops: coalesce, so such a row stays personal.
+        group = func.coalesce(visible_by_group(self.viewer, INCIDENT_GROUP), false())
+        return and_(Incident.id.in_(personal_candidates(self.viewer)), visible_personally(self.viewer), ~group)
+
+    def counts(self, session: Session, measure: str, *keys: Any, where: Sequence[Any] = ()) -> list[Any]:
+        """Sums of ``incident_counts`` for ``measure`` over the groups the viewer's role sees, per ``keys``."""
+        if not self.counted:
+            return []
+        return list(session.execute(
+            select(*keys, func.sum(IncidentCount.n)).where(IncidentCount.measure == measure,
+                                                           visible_by_group(self.viewer, COUNT_GROUP), *where)
+            .group_by(*keys)).all())
+
+
+def _add(counts: dict[Any, int], rows: Sequence[Any]) -> dict[Any, int]:
+    """Adds rows of (key..., n) into ``counts`` (keyed by the key, or the tuple of keys)."""
+    for *key, n in rows:
+        k = key[0] if len(key) == 1 else tuple(key)
+        counts[k] = counts.get(k, 0) + int(n or 0)
+    return counts
+
+
 # --- the measures ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -164,15 +224,18 @@ class Volume:
         return not any(self.opened) and not any(self.closed)
 
 
-def volume(session: Session, viewer: User, registry: WorkflowRegistry, months: Sequence[Month]) -> Volume:
+def volume(session: Session, scope: Scope, months: Sequence[Month]) -> Volume:
     start, end = months[0].start, months[-1].end
+    keys = [m.key for m in months]
     counts: dict[str, dict[str, int]] = {"opened": {}, "closed": {}}
     for name, column, within in (("opened", Incident.created_at, _opened_since(start)),
                                  ("closed", Incident.closed_at, _closed_since(start))):
         bucket = _bucket(column, months).label("month")
         rows = session.execute(select(bucket, func.count()).where(
-            within, column < end, visible_incidents(viewer)).group_by(bucket)).all()
-        counts[name] = {key: n for key, n in rows if key}
+            within, column < end, scope.rows).group_by(bucket)).all()
+        counts[name] = _add({key: n for key, n in rows if key}, scope.counts(
+            session, OPENED if name == "opened" else CLOSED, IncidentCount.month,
+            where=[IncidentCount.month.in_(keys)]))
     return Volume(list(months), [counts["opened"].get(m.key, 0) for m in months],
                   [counts["closed"].get(m.key, 0) for m in months])
 
@@ -186,13 +249,16 @@ class StateCount:
     count: int
 
 
-def open_by_state(session: Session, viewer: User, registry: WorkflowRegistry) -> list[StateCount]:
+def open_by_state(session: Session, scope: Scope, registry: WorkflowRegistry) -> list[StateCount]:
     rows = session.execute(
         select(Incident.workflow_key, Incident.state, func.count())
-        .where(visible_incidents(viewer), Incident.closed_at.is_(None))
+        .where(scope.rows, Incident.closed_at.is_(None))
         .group_by(Incident.workflow_key, Incident.state)).all()
+    counts = _add(_add({}, rows), scope.counts(session, OPEN, IncidentCount.workflow_key, IncidentCount.state))
     out = []
-    for workflow, state, n in rows:
+    for (workflow, state), n in counts.items():
+        if not n:
+            continue
         definition = registry.current.get(workflow)
         state_def = definition.states.get(state) if definition else None
         out.append(StateCount(workflow, definition.title if definition else workflow, state,
@@ -245,13 +311,30 @@ class Timing:
     acted: int = 0
     action_p50: float | None = None
     action_p90: float | None = None
+    sampled: float | None = None  # the share of the period's incidents read, when a sample (None: all of them)
 
 
-def timings(session: Session, viewer: User, registry: WorkflowRegistry, start: datetime) -> list[Timing]:
+def _sample_slices(session: Session, scope: Scope, months: Sequence[Month]) -> int | None:
+    """How many 1-in-SAMPLE_MODULUS slices to read for the percentiles: None (every incident) unless the running
+    counts say the viewer's cohort is bigger than EXACT_LIMIT."""
+    size = sum(n for _, n in scope.counts(session, OPENED, IncidentCount.measure,
+                                          where=[IncidentCount.month.in_([m.key for m in months])]))
+    if size <= EXACT_LIMIT:
+        return None
+    slices = -(-SAMPLE_MODULUS * SAMPLE_TARGET // size)
+    return slices if slices < SAMPLE_MODULUS else None
+
+
+def timings(session: Session, scope: Scope, registry: WorkflowRegistry, months: Sequence[Month]) -> list[Timing]:
     """Median and 90th percentile of time to close and time to first action, per workflow, over the incidents
-    opened since ``start`` (closed ones, and ones with an action, respectively)."""
+    opened in the period (closed ones, and ones with an action, respectively); over an even sample of them when
+    there are too many to read whole."""
     dialect = session.get_bind().dialect.name
-    cohort = [_opened_since(start), visible_incidents(viewer)]
+    cohort = [_opened_since(months[0].start), visible_incidents(scope.viewer)]
+    slices = _sample_slices(session, scope, months)
+    if slices is not None:
+        # Exactly the expression of ix_incidents_sample (a literal modulus, not a bound parameter), so it is used.
+        cohort.append((Incident.id % literal_column(str(SAMPLE_MODULUS))).in_(list(range(slices))))
     # ``workflow_key || ''``: the same key, but not a bare column, so SQLite does not walk a workflow_key index
     # over every incident to save the sort of the (few thousand) cohort rows the window functions need.
     wf_key = (Incident.workflow_key + literal("")).label("key")
@@ -262,12 +345,13 @@ def timings(session: Session, viewer: User, registry: WorkflowRegistry, start: d
                     _seconds(Incident.first_action_at, Incident.created_at, dialect).label("value")) \
         .where(*cohort, Incident.first_action_at.is_not(None)).subquery()
     close, act = _percentiles(session, to_close), _percentiles(session, to_act)
+    sampled = slices / SAMPLE_MODULUS if slices is not None else None
     out = []
     for key in sorted(set(close) | set(act)):
         title = registry.current[key].title if key in registry.current else key
         c, a = close.get(key, {}), act.get(key, {})
         out.append(Timing(key, title, int(c.get("n", 0)), c.get("p50"), c.get("p90"), int(a.get("n", 0)),
-                          a.get("p50"), a.get("p90")))
+                          a.get("p50"), a.get("p90"), sampled))
     return sorted(out, key=lambda t: t.workflow_title)
 
 
@@ -292,20 +376,22 @@ class Clauses:
         return not any(s.total for s in self.series)
 
 
-def clauses_over_time(session: Session, viewer: User, registry: WorkflowRegistry,
+def clauses_over_time(session: Session, scope: Scope, registry: WorkflowRegistry,
                       months: Sequence[Month]) -> Clauses:
-    """Citations per clause per month (by when the clause was cited); the most cited few drawn, the rest summed."""
+    """Citations per clause per month (by when the clause was cited, on any incident the viewer may read); the
+    most cited few drawn, the rest summed."""
     bucket = _bucket(IncidentClause.cited_at, months).label("month")
     rows = session.execute(
         select(IncidentClause.clause_key, bucket, func.count())
         .join(Incident, Incident.id == IncidentClause.incident_id)
-        .where(_opened_since(months[0].start), visible_incidents(viewer),
-               IncidentClause.cited_at >= months[0].start, IncidentClause.cited_at < months[-1].end)
+        .where(scope.rows, IncidentClause.cited_at >= months[0].start, IncidentClause.cited_at < months[-1].end)
         .group_by(IncidentClause.clause_key, bucket)).all()
+    counted = _add(_add({}, rows), scope.counts(session, CITED, IncidentCount.clause_key, IncidentCount.month,
+                                                where=[IncidentCount.month.in_([m.key for m in months])]))
     index = {m.key: i for i, m in enumerate(months)}
     per: dict[str, list[int]] = {}
-    for clause, month, n in rows:
-        if month in index:
+    for (clause, month), n in counted.items():
+        if month in index and n:
             per.setdefault(clause, [0] * len(months))[index[month]] += n
     ranked = sorted(per, key=lambda k: (-sum(per[k]), k))
     series = [ClauseSeries(k, _clause_label(registry, k), per[k]) for k in ranked[:TOP_CLAUSES]]
@@ -494,17 +580,19 @@ class Dashboard:
 
 
 def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: str, now: datetime,
-          zone: str = "Europe/London", only: Sequence[str] | None = None) -> Dashboard:
-    """The audience's sections (or ``only`` those), each computed over what ``viewer`` may read."""
+          zone: str = "Europe/London", only: Sequence[str] | None = None, counted: bool | None = None) -> Dashboard:
+    """The audience's sections (or ``only`` those), each computed over what ``viewer`` may read; from the running
+    counts where they apply (``counted``; by default when the zone is theirs), otherwise row by row."""
     sections = tuple(s for s in SECTIONS[audience] if only is None or s in only)
     months = months_to(now, zone)
     start = months[0].start
+    scope = Scope(viewer, counted=zone == COUNTS_ZONE if counted is None else counted)
     makers: dict[str, Callable[[], Any]] = {
-        "volume": lambda: volume(session, viewer, registry, months),
-        "open_states": lambda: open_by_state(session, viewer, registry),
+        "volume": lambda: volume(session, scope, months),
+        "open_states": lambda: open_by_state(session, scope, registry),
         "due": lambda: due(session, viewer, registry, now),
-        "timings": lambda: timings(session, viewer, registry, start),
-        "clauses": lambda: clauses_over_time(session, viewer, registry, months),
+        "timings": lambda: timings(session, scope, registry, months),
+        "clauses": lambda: clauses_over_time(session, scope, registry, months),
         "removal": lambda: removal(session, viewer, start),
         "press": lambda: press(session, viewer, now, start),
         "repeat": lambda: repeat_subjects(session, viewer),

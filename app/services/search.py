@@ -21,6 +21,8 @@ from markupsafe import Markup, escape
 from sqlalchemy import Float, Integer, Select, TextClause, column, func, select, text
 from sqlalchemy.orm import Session
 
+from app.models.counts import SAMPLE_INDEX
+
 # The FTS5 tables and their shadow tables: Alembic's autogenerate must not see them (no model declares them).
 FTS_TABLES = ("incidents_fts", "posts_fts", "notes_fts")
 FTS_SHADOW_SUFFIXES = ("", "_data", "_idx", "_content", "_docsize", "_config")
@@ -44,10 +46,11 @@ PG_NOTE_TEXT = "to_tsvector('simple', regexp_replace(coalesce(audit_events.comme
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Alembic ``include_object``: leave the search tables and indexes out of autogenerate's comparison."""
+    """Alembic ``include_object``: leave the search tables and indexes, and the dashboard's sample index (all
+    expression indexes the models cannot declare), out of autogenerate's comparison."""
     if type_ == "table" and name and any(name == f"{t}{s}" for t in FTS_TABLES for s in FTS_SHADOW_SUFFIXES):
         return False
-    return not (type_ == "index" and name in SEARCH_INDEXES)
+    return not (type_ == "index" and (name in SEARCH_INDEXES or name == SAMPLE_INDEX))
 
 
 def terms_of(query: str) -> tuple[str, ...]:

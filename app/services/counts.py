@@ -1,0 +1,93 @@
+"""The dashboards' running counts (``incident_counts``, kept by triggers): folding them, and checking them.
+
+Triggers add a +1/-1 row per change; ``fold`` sums the rows into one per key so the dashboards read a few
+thousand rows however many incidents move. The deadline worker folds on every sweep. ``recount`` says what the
+counts should be from the incidents themselves; ``drift`` compares (``breachdesk counts check``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from app.models import CalendarMonth, Incident, IncidentClause, IncidentCount
+from app.models.counts import CITED, CLOSED, OPEN, OPENED
+
+KEY = (IncidentCount.measure, IncidentCount.month, IncidentCount.workflow_key, IncidentCount.state,
+       IncidentCount.clause_key, IncidentCount.in_case_file, IncidentCount.restricted, IncidentCount.side,
+       IncidentCount.team_id)
+KEY_NAMES = tuple(c.key for c in KEY)
+Key = tuple[Any, ...]
+
+
+def fold(session: Session) -> int:
+    """Sums every row so far into one row per key (dropping keys that sum to zero); returns the rows removed.
+    Figures read before and after are the same: a count is always the sum over its key."""
+    last = session.scalar(select(func.max(IncidentCount.id)))
+    if last is None:
+        return 0
+    folded = IncidentCount.id <= last
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement, so exactly the rows deleted are the rows summed, whatever commits meanwhile.
+        gone = IncidentCount.__table__.delete().where(folded).returning(*KEY, IncidentCount.n).cte("gone")
+        summed = select(*(gone.c[name] for name in KEY_NAMES), func.sum(gone.c.n)) \
+            .group_by(*(gone.c[name] for name in KEY_NAMES)).having(func.sum(gone.c.n) != 0)
+        before = session.scalar(select(func.count()).where(folded)) or 0
+        session.execute(insert(IncidentCount).from_select([*KEY_NAMES, "n"], summed))
+        return int(before)
+    # SQLite: one writer at a time, and this transaction holds the write lock from its first statement.
+    before = session.scalar(select(func.count()).where(folded)) or 0
+    session.execute(insert(IncidentCount).from_select(
+        [*KEY_NAMES, "n"],
+        select(*KEY, func.sum(IncidentCount.n)).where(folded).group_by(*KEY).having(func.sum(IncidentCount.n) != 0)))
+    session.execute(IncidentCount.__table__.delete().where(folded))
+    return int(before)
+
+
+def current(session: Session) -> Counter[Key]:
+    """The counts as the triggers kept them, per key (zero sums left out)."""
+    rows = session.execute(select(*KEY, func.sum(IncidentCount.n)).group_by(*KEY)).all()
+    return Counter({_key(*row[:-1]): int(row[-1]) for row in rows if row[-1]})
+
+
+def recount(session: Session) -> Counter[Key]:
+    """The counts as they should be, read from every incident and citation."""
+    out: Counter[Key] = Counter()
+
+    def month_of(instant: Any) -> Any:
+        return select(CalendarMonth.month).where(CalendarMonth.starts_at <= instant) \
+            .order_by(CalendarMonth.starts_at.desc()).limit(1).scalar_subquery()
+
+    group = (Incident.case_file_id.is_not(None), Incident.restricted, Incident.side, Incident.team_id)
+    queries = (
+        (OPENED, select(month_of(Incident.created_at), Incident.workflow_key, *group)),
+        (CLOSED, select(month_of(Incident.closed_at), Incident.workflow_key, *group)
+         .where(Incident.closed_at.is_not(None))),
+    )
+    for measure, query in queries:
+        for month, workflow, *g in session.execute(query):
+            out[_key(measure, month, workflow, "", "", *g)] += 1
+    for workflow, state, *g in session.execute(
+            select(Incident.workflow_key, Incident.state, *group).where(Incident.closed_at.is_(None))):
+        out[_key(OPEN, "", workflow, state, "", *g)] += 1
+    for month, clause, *g in session.execute(
+            select(month_of(IncidentClause.cited_at), IncidentClause.clause_key, *group)
+            .join(Incident, Incident.id == IncidentClause.incident_id)):
+        out[_key(CITED, month, "", "", clause, *g)] += 1
+    return out
+
+
+def drift(session: Session) -> dict[Key, tuple[int, int]]:
+    """Keys whose kept count differs from a recount: key -> (kept, should be). Empty when all is well."""
+    kept, should = current(session), recount(session)
+    return {key: (kept.get(key, 0), should.get(key, 0)) for key in set(kept) | set(should)
+            if kept.get(key, 0) != should.get(key, 0)}
+
+
+def _key(measure: str, month: str | None, workflow: str, state: str, clause: str, in_case_file: Any,
+         restricted: Any, side: str, team_id: int | None) -> Key:
+    # SQLite gives the two flags back as 0/1 from an expression; PostgreSQL as booleans.
+    return (measure, month, workflow, state, clause, bool(in_case_file), bool(restricted), side, team_id)

@@ -1,0 +1,158 @@
+"""The dashboards' running counts (incident_counts, kept by triggers) against the incidents themselves.
+
+Each test changes incidents the ways the app and its operators can (open, move, close, reopen, change group,
+cite and withdraw clauses, delete) and then checks, on both databases, that a recount from the rows agrees
+(``counts.drift`` is empty), that folding keeps every figure, and that every user's dashboard reads the same
+from the counts as row by row.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from app.models import CaseFile, Incident, IncidentClause, IncidentCount, IncidentShare, Team, User
+from app.models.counts import SAMPLE_MODULUS
+from app.services import counts, dashboard
+from app.services.demo import load_demo
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+COUNTED_SECTIONS = ("volume", "open_states", "clauses", "timings")
+
+
+def _registry(app):  # type: ignore[no-untyped-def]
+    return app.extensions["breachdesk.workflows"]
+
+
+def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyped-def]
+    """Moves incidents around at random: states, closures and reopenings, months (a clock change's last hour
+    among them), teams, restriction, case files, clauses cited and withdrawn."""
+    rng = random.Random(seed)
+    registry = _registry(app)
+    teams = list(db.scalars(select(Team)))
+    case_files = list(db.scalars(select(CaseFile)))
+    users = list(db.scalars(select(User)))
+    for i in range(60):  # more than the demo's few, every workflow, some of them personal to someone
+        definition = rng.choice(list(registry.current.values()))
+        state = rng.choice(list(definition.states))
+        created = NOW - timedelta(days=rng.randint(0, 450), hours=rng.randint(0, 23))
+        db.add(Incident(reference=f"R-{seed}-{i}", kind=definition.kind, title="t", side=definition.side,
+                        workflow_key=definition.key, workflow_version="1", state=state, created_at=created,
+                        state_entered_at=created, team_id=rng.choice([None, *[t.id for t in teams]]),
+                        assignee_id=rng.choice([None, *[u.id for u in users]]),
+                        closed_at=created + timedelta(days=3) if definition.states[state].final else None))
+    db.flush()
+    incidents = list(db.scalars(select(Incident).order_by(Incident.id)))
+    for incident in incidents:
+        definition = registry.get(incident.workflow_key)
+        roll = rng.random()
+        if roll < 0.3:
+            state = rng.choice(list(definition.states))
+            incident.state = state
+            closed = max(incident.created_at, NOW - timedelta(days=rng.randint(0, 300)))
+            incident.closed_at = closed if definition.states[state].final else None
+        elif roll < 0.45:
+            # 23:30 UTC on 31 March 2026 is 00:30 on 1 April in London (summer time): April's incident.
+            incident.created_at = rng.choice([datetime(2026, 3, 31, 23, 30, tzinfo=UTC),
+                                              NOW - timedelta(days=rng.randint(0, 500))])
+            if incident.closed_at is not None:
+                incident.closed_at = incident.created_at + timedelta(days=rng.randint(0, 60))
+        elif roll < 0.6:
+            incident.team_id = rng.choice([None, *[t.id for t in teams]])
+        elif roll < 0.7:
+            incident.restricted = not incident.restricted
+        elif roll < 0.8 and case_files:
+            incident.case_file_id = rng.choice([None, *[c.id for c in case_files]])
+        elif roll < 0.9:
+            db.add(IncidentClause(incident_id=incident.id, clause_key=rng.choice(["rcr:2.8", "rcr:2.16", "rcr:2.33"]),
+                                  catalogue_version="1", cited_at=NOW - timedelta(days=rng.randint(0, 400))))
+        db.flush()
+    for clause in db.scalars(select(IncidentClause).limit(3)):
+        db.delete(clause)
+    for clause in db.scalars(select(IncidentClause).limit(2)):
+        clause.clause_key = "rcr:2.20"
+    db.flush()
+
+
+def _boards(app, db, counted: bool) -> dict[int, dict[str, object]]:  # type: ignore[no-untyped-def]
+    return {user.id: dashboard.build(db, user, _registry(app), "admin", NOW, only=COUNTED_SECTIONS,
+                                     counted=counted).data
+            for user in db.scalars(select(User).order_by(User.id))}
+
+
+def test_counts_follow_every_change_and_folding_keeps_them(app, db):
+    load_demo(db, _registry(app))
+    db.commit()
+    assert counts.drift(db) == {}, "the triggers counted the demo as it was opened and moved"
+    _shuffle_incidents(app, db)
+    db.commit()
+    assert counts.drift(db) == {}
+
+    rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
+    kept = counts.current(db)
+    folded = counts.fold(db)
+    db.commit()
+    assert folded == rows_before
+    assert counts.current(db) == kept and counts.drift(db) == {}
+    assert db.scalar(select(func.count()).select_from(IncidentCount)) == len(kept), "one row per key after a fold"
+    assert counts.fold(db) == len(kept)  # folding again changes nothing
+    db.commit()
+    assert counts.current(db) == kept
+
+    # Deleting an incident takes its counts and its citations' counts with it (the citations go by cascade).
+    cited = db.scalar(select(IncidentClause.incident_id).join(Incident, Incident.id == IncidentClause.incident_id)
+                      .where(Incident.reference.like("R-%")).limit(1))  # one of ours: nothing else refers to it
+    assert cited is not None
+    db.execute(delete(Incident).where(Incident.id == cited))
+    db.commit()
+    assert counts.drift(db) == {}
+
+
+def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app, db, make):
+    load_demo(db, _registry(app))
+    # People who see incidents only personally: the assignee of restricted and no-team incidents, a share.
+    comms = make.user("comms", team="communications")
+    regional = make.user("regional_officer", team="reps-north")
+    make.user("admin")
+    _shuffle_incidents(app, db, seed=11)
+    incidents = list(db.scalars(select(Incident).where(Incident.case_file_id.is_(None)).order_by(Incident.id)))
+    incidents[0].assignee_id, incidents[0].restricted = comms.id, True
+    incidents[1].assignee_id, incidents[1].team_id = comms.id, None
+    incidents[2].created_by_id = comms.id
+    db.add(IncidentShare(incident_id=incidents[3].id, user_id=regional.id, reason="test", kind="share"))
+    assert db.scalar(select(func.count()).select_from(CaseFile)), "the demo has a member's case file"
+    db.commit()
+
+    from_counts, from_rows = _boards(app, db, counted=True), _boards(app, db, counted=False)
+    assert from_counts.keys() == from_rows.keys() and len(from_counts) >= 8
+    for user_id, board in from_counts.items():
+        for section in COUNTED_SECTIONS:
+            assert board[section] == from_rows[user_id][section], (db.get(User, user_id).role, section)
+    # The row-by-row part was exercised: comms sees the restricted and the no-team incident only as theirs.
+    personal = db.scalar(select(func.count()).select_from(Incident).where(dashboard.Scope(comms, True).rows))
+    assert personal >= 2
+
+
+def test_percentiles_over_a_big_cohort_are_read_from_an_even_sample(app, db, make, monkeypatch):
+    admin = make.user("admin")
+    created = NOW - timedelta(days=20)
+    for i in range(200):
+        db.add(Incident(reference=f"S-{i}", kind="reported_post", title="t", side="college",
+                        workflow_key="problem-solving", workflow_version="1", state="closed", created_at=created,
+                        state_entered_at=created, closed_at=created + timedelta(hours=1 + i)))
+    db.commit()
+    monkeypatch.setattr(dashboard, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(dashboard, "SAMPLE_TARGET", 50)
+
+    (timing,) = dashboard.build(db, admin, _registry(app), "admin", NOW, only=["timings"]).timings
+    slices = -(-SAMPLE_MODULUS * 50 // 200)  # 16 of 64: a quarter
+    assert timing.sampled == slices / SAMPLE_MODULUS
+    hours = sorted(round((i.closed_at - i.created_at).total_seconds() / 3600)
+                   for i in db.scalars(select(Incident)) if i.id % SAMPLE_MODULUS < slices)
+    assert timing.closed == len(hours)
+    assert timing.close_p50 == hours[(len(hours) * 50 + 99) // 100 - 1] * 3600
+
+    (whole,) = dashboard.build(db, admin, _registry(app), "admin", NOW, only=["timings"], counted=False).timings
+    assert whole.sampled is None and whole.closed == 200

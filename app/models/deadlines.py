@@ -21,8 +21,10 @@ class Deadline(Base):
     __tablename__ = "deadlines"
     __table_args__ = (
         CheckConstraint("status IN ('running', 'paused', 'met', 'cancelled')", name="known_status"),
-        Index("ix_deadlines_status_due_at", "status", "due_at"),
-        Index("ix_deadlines_incident_id", "incident_id"),
+        # The sweep pages along (due_at, id); the dashboard's "due" counts read incident_id here too (0016).
+        Index("ix_deadlines_status_due_at", "status", "due_at", "id", "incident_id"),
+        # An incident's deadlines, and the dashboard's per-incident deadline facts read from the index alone.
+        Index("ix_deadlines_incident_id", "incident_id", "key", "status", "due_at", "finished_at", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -37,7 +37,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, false, func, literal, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Deadline, Incident, IncidentClause, IncidentCount, Person, PersonFlag, User
@@ -193,6 +206,15 @@ class Scope:
         group = func.coalesce(visible_by_group(self.viewer, INCIDENT_GROUP), false())
         return and_(Incident.id.in_(personal_candidates(self.viewer)), visible_personally(self.viewer), ~group)
 
+    @property
+    def parts(self) -> list[ColumnElement[bool]]:
+        """The viewer's incidents as disjoint predicates a query reads one by one (UNION ALL), each through its own
+        indexes: the groups the role sees (a team's, a side's: plain column tests) and the personal rest. One
+        OR of both would have the database test every row of a period against it."""
+        if not self.counted:
+            return [visible_incidents(self.viewer)]
+        return [visible_by_group(self.viewer, INCIDENT_GROUP), self.rows]
+
     def counts(self, session: Session, measure: str, *keys: Any, where: Sequence[Any] = ()) -> list[Any]:
         """Sums of ``incident_counts`` for ``measure`` over the groups the viewer's role sees, per ``keys``."""
         if not self.counted:
@@ -330,7 +352,7 @@ def timings(session: Session, scope: Scope, registry: WorkflowRegistry, months: 
     opened in the period (closed ones, and ones with an action, respectively); over an even sample of them when
     there are too many to read whole."""
     dialect = session.get_bind().dialect.name
-    cohort = [_opened_since(months[0].start), visible_incidents(scope.viewer)]
+    cohort = [_opened_since(months[0].start)]
     slices = _sample_slices(session, scope, months)
     if slices is not None:
         # Exactly the expression of ix_incidents_sample (a literal modulus, not a bound parameter), so it is used.
@@ -338,13 +360,13 @@ def timings(session: Session, scope: Scope, registry: WorkflowRegistry, months: 
     # ``workflow_key || ''``: the same key, but not a bare column, so SQLite does not walk a workflow_key index
     # over every incident to save the sort of the (few thousand) cohort rows the window functions need.
     wf_key = (Incident.workflow_key + literal("")).label("key")
-    to_close = select(wf_key,
-                      _seconds(Incident.closed_at, Incident.created_at, dialect).label("value")) \
-        .where(*cohort, Incident.closed_at.is_not(None)).subquery()
-    to_act = select(wf_key,
-                    _seconds(Incident.first_action_at, Incident.created_at, dialect).label("value")) \
-        .where(*cohort, Incident.first_action_at.is_not(None)).subquery()
-    close, act = _percentiles(session, to_close), _percentiles(session, to_act)
+
+    def values(later: Any) -> Any:
+        return union_all(*(select(wf_key, _seconds(later, Incident.created_at, dialect).label("value"))
+                           .where(*cohort, part, later.is_not(None)) for part in scope.parts)).subquery()
+
+    close = _percentiles(session, values(Incident.closed_at))
+    act = _percentiles(session, values(Incident.first_action_at))
     sampled = slices / SAMPLE_MODULUS if slices is not None else None
     out = []
     for key in sorted(set(close) | set(act)):
@@ -432,7 +454,9 @@ def removal(session: Session, viewer: User, start: datetime) -> Removal:
     removal request (the 'comply' deadline starting) to the verification (that deadline met)."""
     dialect = session.get_bind().dialect.name
     cohort = [_opened_since(start), Incident.workflow_key == REMOVAL_WORKFLOW, visible_incidents(viewer)]
-    refused = exists().where(AuditEvent.incident_id == Incident.id, AuditEvent.transition == NOT_COMPLIED_TRANSITION)
+    # The transition as a literal, so both databases can use the partial index ix_audit_events_not_complied.
+    refused = exists().where(AuditEvent.incident_id == Incident.id,
+                             AuditEvent.transition == literal(NOT_COMPLIED_TRANSITION, literal_execute=True))
     complied, not_complied = session.execute(select(
         func.coalesce(func.sum(case((Incident.state == REMOVED_STATE, 1), else_=0)), 0),
         func.coalesce(func.sum(case((and_(Incident.state != REMOVED_STATE, refused), 1), else_=0)), 0),
@@ -535,10 +559,13 @@ def sanctions(session: Session, viewer: User, registry: WorkflowRegistry, start:
     """Outcomes recorded on incidents opened since ``start``: by clause cited and severity, and by the subject's
     role (officer or contributor), so like cases can be seen to get like outcomes."""
     cohort = [_opened_since(start), Incident.outcome.is_not(None), visible_incidents(viewer)]
+    # From the incidents with an outcome (ix_incidents_outcomes) to their clauses; ``clause_key || ''`` so SQLite
+    # does not instead walk every citation ever made in clause order to save sorting a few hundred groups.
+    clause = (IncidentClause.clause_key + literal("")).label("clause")
     rows = session.execute(
-        select(IncidentClause.clause_key, Incident.severity, Incident.outcome, func.count())
-        .join(Incident, Incident.id == IncidentClause.incident_id).where(*cohort)
-        .group_by(IncidentClause.clause_key, Incident.severity, Incident.outcome)).all()
+        select(clause, Incident.severity, Incident.outcome, func.count())
+        .select_from(Incident).join(IncidentClause, Incident.id == IncidentClause.incident_id).where(*cohort)
+        .group_by(clause, Incident.severity, Incident.outcome)).all()
     role_rows = session.execute(
         select(Person.role, Incident.outcome, func.count()).join(Person, Person.id == Incident.subject_id)
         .where(*cohort, Person.role.in_(SUBJECT_ROLES)).group_by(Person.role, Incident.outcome)).all()

@@ -275,8 +275,11 @@ def _by_due(session: Session, where: list[ColumnElement[bool]], eager: tuple, cu
             select(Incident, Deadline.due_at, Deadline.id)
             .join(Deadline, Deadline.incident_id == Incident.id)
             .where(Deadline.status == "running", *where,
-                   # Only the incident's earliest running deadline stands for it, so it is listed once.
-                   ~exists().where(earlier.incident_id == Deadline.incident_id, earlier.status == "running",
+                   # Only the incident's earliest running deadline stands for it, so it is listed once. Looked up
+                   # by incident (``status || ''`` keeps SQLite off the status index, which would read every
+                   # running deadline due earlier: 0.2-0.3 s a page at a million incidents).
+                   ~exists().where(earlier.incident_id == Deadline.incident_id,
+                                   earlier.status + literal("") == "running",
                                    or_(earlier.due_at < Deadline.due_at,
                                        and_(earlier.due_at == Deadline.due_at, earlier.id < Deadline.id))))
         )

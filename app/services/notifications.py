@@ -107,9 +107,9 @@ def users_with_role_who_can_see(session: Session, incident: Incident, role: str)
 
 def notify_role(session: Session, incident: Incident, role: str, headline: str, *,
                 dedupe_prefix: str | None = None) -> int:
-    sent = 0
-    for user in users_with_role_who_can_see(session, incident, role):
-        subject, body = incident_message(incident, headline)
-        key = f"{dedupe_prefix}:user:{user.id}" if dedupe_prefix else None
-        sent += queue(session, to=user, incident=incident, subject=subject, body=body, dedupe_key=key)
-    return sent
+    """Queues one message per user of ``role`` who may read the incident, in one statement; returns how many
+    were new (a ``dedupe_prefix`` makes a repeat a no-op per user)."""
+    subject, body = incident_message(incident, headline)
+    return queue_many(session, [
+        Message(user, incident, subject, body, f"{dedupe_prefix}:user:{user.id}" if dedupe_prefix else None)
+        for user in users_with_role_who_can_see(session, incident, role)])

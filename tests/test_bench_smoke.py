@@ -1,0 +1,50 @@
+"""The performance harness at a small scale (bench/smoke.py), as CI's smoke test: the generator, every benchmark
+and its raw-SQL floor still work with the app as it is, on SQLite and PostgreSQL. No timing is asserted: at
+this scale the figures mean nothing (the real runs and their figures are in bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from tests.conftest import ROOT
+
+INCIDENTS = 600
+
+
+def _smoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench.smoke", "--incidents", str(INCIDENTS), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=540, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _assert_ran(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for benchmark in ("queue", "search", "incident", "dashboard", "transitions", "sweep"):
+        assert any(line.startswith(benchmark) for line in result.stdout.splitlines()), (benchmark, result.stdout)
+    assert "bench smoke: OK" in result.stdout
+
+
+def test_the_harness_runs_on_sqlite() -> None:
+    _assert_ran(_smoke())
+
+
+def test_the_harness_runs_on_postgresql() -> None:
+    server = os.environ.get("BREACHDESK_TEST_POSTGRES_URL")
+    if not server:
+        message = "PostgreSQL tests skipped: BREACHDESK_TEST_POSTGRES_URL is not set"
+        pytest.fail(message) if os.environ.get("BREACHDESK_REQUIRE_POSTGRES") == "1" else pytest.skip(message)
+    name = f"breachdesk_smoke_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _assert_ran(_smoke("--database-url", make_url(server).set(database=name).render_as_string(hide_password=False)))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.clock import utcnow
 from app.models.base import Base
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from app.models.incidents import Incident
 
 DEADLINE_STATUSES = ("running", "paused", "met", "cancelled")
+# A deadline whose reminders have all gone (far beyond any real due time; not NULL, which means "work it out").
+NO_MORE_REMINDERS = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class Deadline(Base):
@@ -25,6 +27,8 @@ class Deadline(Base):
         Index("ix_deadlines_status_due_at", "status", "due_at", "id", "incident_id"),
         # An incident's deadlines, and the dashboard's per-incident deadline facts read from the index alone.
         Index("ix_deadlines_incident_id", "incident_id", "key", "status", "due_at", "finished_at", "started_at"),
+        # The sweep's reminder pass: the deadlines whose next reminder is not yet worked out, or is due (0017).
+        Index("ix_deadlines_status_next_remind_at", "status", "next_remind_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,11 +48,22 @@ class Deadline(Base):
     # Copied from the workflow file when the deadline starts, so the sweep needs no definitions.
     reminders: Mapped[list[str]] = mapped_column(JSON, default=list)
     on_breach: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the next reminder falls (app/services/sweep.py keeps it): NULL until the sweep has worked it out,
+    # and again whenever the due time moves (``_due_time_moved``), so a moved deadline is always looked at anew;
+    # NO_MORE_REMINDERS once every reminder has gone. Reminders follow the working calendar as it was when the
+    # time was worked out (a closure day added later does not move a reminder already scheduled).
+    next_remind_at: Mapped[datetime | None]
 
     incident: Mapped[Incident] = relationship(back_populates="deadlines")
     extensions: Mapped[list[DeadlineExtension]] = relationship(
         back_populates="deadline", cascade="all, delete-orphan", order_by="DeadlineExtension.id"
     )
+
+    @validates("due_at")
+    def _due_time_moved(self, _key: str, value: datetime) -> datetime:
+        if value != self.__dict__.get("due_at"):
+            self.next_remind_at = None
+        return value
 
     @property
     def is_live(self) -> bool:

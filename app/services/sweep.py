@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
+from app.models.deadlines import NO_MORE_REMINDERS
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
 from app.timing import Duration, WorkingCalendar, parse_duration
@@ -113,32 +114,44 @@ def _claim(session: Session, query):  # type: ignore[no-untyped-def]
     ).unique().all()
 
 
-def _queue_reminders(session: Session, now: datetime, horizon: timedelta, report: SweepReport,
+def _queue_reminders(session: Session, now: datetime, report: SweepReport,
                      recipients: Recipients | None = None) -> None:
+    """Send the reminders that have fallen due, and record when each deadline's next one falls
+    (``Deadline.next_remind_at``), so a sweep reads only the deadlines with a reminder to send or to work out,
+    not every running deadline (at a million incidents that was 178,000 deadlines and 32 s a sweep)."""
     recipients = recipients or Recipients(session)
     calendars: dict[str, WorkingCalendar] = {}
-    # Page along (due_at, id), the order of ix_deadlines_status_due_at, so each batch is an index range
-    # rather than a re-sort of every candidate (which grew quadratically at a million incidents).
-    after: tuple[datetime, int] = (now, 0)
-    while True:
-        batch = _claim(session, select(Deadline).where(
-            Deadline.status == "running", Deadline.due_at <= now + horizon,
-            tuple_(Deadline.due_at, Deadline.id) > tuple_(*after)).order_by(Deadline.due_at, Deadline.id))
-        if not batch:
-            return
-        for deadline in batch:
-            for text in deadline.reminders or []:
-                if now < remind_at(session, deadline, parse_duration(text), calendars):
-                    continue
-                incident = deadline.incident
-                headline = f"Reminder: '{deadline.title}' is due soon"
-                subject, body = notifications.incident_message(incident, headline,
-                                                               due=notifications.when(deadline.due_at))
-                for user in recipients.for_incident(incident):
-                    key = f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:remind:{text}:user:{user.id}"
-                    report.reminders += notifications.queue(session, to=user, incident=incident, subject=subject,
-                                                            body=body, dedupe_key=key)
-        after = (batch[-1].due_at, batch[-1].id)
+    for to_look_at in (Deadline.next_remind_at.is_(None), Deadline.next_remind_at <= now):
+        while True:
+            # Each deadline handled gets a next reminder after now, so it leaves the query; no cursor needed.
+            batch = _claim(session, select(Deadline).where(Deadline.status == "running", to_look_at)
+                           .order_by(Deadline.id))
+            if not batch:
+                break
+            for deadline in batch:
+                _remind(session, deadline, now, report, recipients, calendars)
+            session.flush()
+
+
+def _remind(session: Session, deadline: Deadline, now: datetime, report: SweepReport, recipients: Recipients,
+            calendars: dict[str, WorkingCalendar]) -> None:
+    later: list[datetime] = []
+    for text in deadline.reminders or []:
+        at = remind_at(session, deadline, parse_duration(text), calendars)
+        if now < at:
+            later.append(at)
+            continue
+        if deadline.due_at <= now:
+            continue  # past due: the breach pass tells people now, not a reminder
+        incident = deadline.incident
+        headline = f"Reminder: '{deadline.title}' is due soon"
+        subject, body = notifications.incident_message(incident, headline, due=notifications.when(deadline.due_at))
+        # The key makes a reminder go once per due time and person, whichever sweep or worker gets there first.
+        report.reminders += notifications.queue_many(session, [
+            notifications.Message(user, incident, subject, body,
+                                  f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:remind:{text}:user:{user.id}")
+            for user in recipients.for_incident(incident)])
+    deadline.next_remind_at = min(later, default=NO_MORE_REMINDERS)
 
 
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
@@ -231,11 +244,9 @@ def run_sweep(session: Session, registry: WorkflowRegistry, now: datetime | None
     """One pass as of ``now`` (default: the clock). Flushes; the caller commits."""
     now = now or utcnow()
     report = SweepReport()
-    horizon = max((reminder_horizon(parse_duration(r)) for wf in registry.current.values()
-                   for d in wf.deadlines.values() for r in d.reminders), default=timedelta(days=1))
     recipients = Recipients(session)
     _handle_breaches(session, registry, now, report, recipients)
-    _queue_reminders(session, now, horizon, report, recipients)
+    _queue_reminders(session, now, report, recipients)
     _expire_warnings(session, now, report)
     session.flush()
     return report

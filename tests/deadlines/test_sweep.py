@@ -28,6 +28,7 @@ from app.models import (
     User,
     Warning,
 )
+from app.models.deadlines import NO_MORE_REMINDERS
 from app.services import deadlines as deadline_service
 from app.services.incidents import OpenRequest, PostInput, open_incident, take_transition
 from app.services.sweep import run_sweep
@@ -231,6 +232,36 @@ def test_sweep_summary_counts_the_reminders_it_queued(db, make, registry):
     assert len(outbox(db)) == 2
     assert report.reminders == 2
     assert sweep(db, registry, remind_at + timedelta(minutes=2)).reminders == 0
+
+
+def test_a_sweep_records_each_deadlines_next_reminder_and_works_it_out_again_when_the_due_time_moves(
+        db, make, registry):
+    """A sweep reads only deadlines whose next reminder is due or not yet worked out (``next_remind_at``),
+    so each must be right: the next reminder's time, none left once all have gone, and worked out anew (and
+    sent for the new due time) after an agreed extension."""
+    rep = make.user("rep", team="reps")
+    claim = tribunal_clock(db, registry, rep, edt="2026-05-31", at=utc(2026, 6, 1, 9, 0))
+    limitation = deadline(claim, "limitation")
+    assert limitation.next_remind_at is None  # new: the next sweep works it out
+
+    sweep(db, registry, utc(2026, 6, 1, 10, 0))
+    assert db.get(Deadline, limitation.id).next_remind_at == uk(2026, 7, 19, 9, 0)  # "6 weeks" before
+    sweep(db, registry, uk(2026, 7, 19, 9, 1))
+    assert len(outbox(db)) == 1 and db.get(Deadline, limitation.id).next_remind_at == uk(2026, 8, 16, 9, 0)
+
+    with frozen_at(uk(2026, 7, 20, 10, 0)):
+        deadline_service.agree_extension(db, claim, db.get(Deadline, limitation.id), actor=rep,
+                                         reason="Early conciliation certificate late", agreed_by="ACAS",
+                                         new_due=uk(2026, 9, 30, 17, 0))
+        db.commit()
+    assert db.get(Deadline, limitation.id).next_remind_at is None  # the due time moved: work it out again
+    sweep(db, registry, uk(2026, 7, 20, 10, 5))
+    # 6 weeks before 30 September is 19 August; the "6 weeks" reminder goes again, for the new due time.
+    assert db.get(Deadline, limitation.id).next_remind_at == uk(2026, 8, 19, 9, 0)
+    sweep(db, registry, uk(2026, 8, 19, 9, 1))
+    sweep(db, registry, uk(2026, 9, 16, 9, 1))
+    assert len(outbox(db)) == 3
+    assert db.get(Deadline, limitation.id).next_remind_at == NO_MORE_REMINDERS
 
 
 # --- escalation by notifying a role -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The breachdesk command, run as a newcomer or a script would run it."""
 
 import os
+import sqlite3
 import subprocess
 
 from tests.conftest import BREACHDESK
@@ -81,3 +82,18 @@ def test_deadline_command_prints_iso_dates(cli_env):
     assert bad.returncode == 1 and "fortnights" in bad.stderr
     wrong_calendar = cli_env("deadline", "2026-11-23", "1 working day", "--calendar", "wales")
     assert wrong_calendar.returncode == 1 and "wales" in wrong_calendar.stderr
+
+
+def test_counts_check_and_fold_say_what_they_did_and_catch_a_count_gone_wrong(cli_env):
+    assert cli_env("demo").returncode == 0
+    checked = cli_env("counts", "check")
+    assert checked.returncode == 0 and "agree" in checked.stdout
+    folded = cli_env("counts", "fold")
+    assert folded.returncode == 0 and "row(s) folded" in folded.stdout
+    assert int(folded.stdout.split()[0]) > 0
+    assert cli_env("counts", "check").returncode == 0, "folding keeps every count"
+
+    with sqlite3.connect(cli_env.url.removeprefix("sqlite:///")) as connection:  # a count tampered with
+        connection.execute("UPDATE incident_counts SET n = n + 1 WHERE id = (SELECT min(id) FROM incident_counts)")
+    drifted = cli_env("counts", "check")
+    assert drifted.returncode == 1 and "kept" in drifted.stderr and "should be" in drifted.stderr

@@ -46,7 +46,12 @@ def make_engine(url: str, **options: Any) -> Engine:
             engine = create_engine(url, **options)
             _configure_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, **options)
+            # Planner settings for this app's connections (a server's own settings stay as they are elsewhere):
+            # JIT compiles any query the planner costs highly, which the dashboards' aggregates are (0.2-0.3 s of
+            # compiling for a 0.1 s query at a million incidents), and the default random_page_cost (4, for
+            # spinning disks) makes index look-ups look dear enough to scan 1.2M citations instead; 1.1 is the
+            # usual figure for SSDs (bench/RESULTS.md run 16).
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off -c random_page_cost=1.1"}, **options)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StartupError(f"BREACHDESK_DATABASE_URL is not a usable database URL: {exc}") from None
     return engine

@@ -37,6 +37,9 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+PG_SESSION_SETTINGS = "-c jit=off -c random_page_cost=1.1"
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """Create an engine for a database URL, turning every configuration mistake into a StartupError."""
     if not url:
@@ -51,7 +54,7 @@ def make_engine(url: str, **options: Any) -> Engine:
             # compiling for a 0.1 s query at a million incidents), and the default random_page_cost (4, for
             # spinning disks) makes index look-ups look dear enough to scan 1.2M citations instead; 1.1 is the
             # usual figure for SSDs (bench/RESULTS.md run 16).
-            engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off -c random_page_cost=1.1"}, **options)
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"options": PG_SESSION_SETTINGS}, **options)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StartupError(f"BREACHDESK_DATABASE_URL is not a usable database URL: {exc}") from None
     return engine

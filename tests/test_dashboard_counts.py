@@ -135,7 +135,7 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
     assert personal >= 2
 
 
-def test_percentiles_over_a_big_cohort_are_read_from_an_even_sample(app, db, make, monkeypatch):
+def test_percentiles_over_a_big_cohort_are_read_from_an_even_sample(app, db, make, monkeypatch, client, signed_in):
     admin = make.user("admin")
     created = NOW - timedelta(days=20)
     for i in range(200):
@@ -156,3 +156,8 @@ def test_percentiles_over_a_big_cohort_are_read_from_an_even_sample(app, db, mak
 
     (whole,) = dashboard.build(db, admin, _registry(app), "admin", NOW, only=["timings"], counted=False).timings
     assert whole.sampled is None and whole.closed == 200
+
+    # The page says the figures are an estimate, and from how much of the period.
+    signed_in("admin")
+    html = client.get("/dashboard/admin").get_data(as_text=True)
+    assert "Estimated from an even sample of 25% of them" in html

@@ -38,13 +38,6 @@ class SweepReport:
                 f"{len(self.escalations)} escalation(s), {self.expired_warnings} warning(s) expired")
 
 
-def reminder_horizon(duration: Duration) -> timedelta:
-    """An upper bound on how long before the due time a reminder can fall (for the candidate query)."""
-    days = {"working_days": duration.amount * 2 + 14, "days": duration.amount, "weeks": 7 * duration.amount,
-            "months": 31 * duration.amount}.get(duration.unit)
-    return timedelta(days=days + 1) if days is not None else timedelta(hours=duration.amount + 1)
-
-
 def remind_at(session: Session, deadline: Deadline, reminder: Duration,
               calendars: dict[str, WorkingCalendar] | None = None) -> datetime:
     """When a reminder "N before the due time" falls. Day-based reminders go out at 09:00 UK time.

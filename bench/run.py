@@ -298,19 +298,13 @@ class Bench:
         if cursor:
             where.append("i.id < ?")
             args.append(int(cursor))
-        sql = ("SELECT i.*, u.*, p.* FROM incidents i LEFT OUTER JOIN users u ON u.id = i.assignee_id "
-               "LEFT OUTER JOIN people p ON p.id = i.subject_id"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + f" ORDER BY i.id DESC LIMIT {PAGE_SIZE + 1}")
-        return sql, args
+        return _newest_first_sql(where, PAGE_SIZE + 1), args
 
     def _no_deadline_sql(self, user: User, params: dict[str, str], limit: int) -> tuple[str, list[Any]]:
         """The due-sorted queue's second part: incidents without a running deadline, newest first."""
         where, args = self._queue_where(user, params)
         where.append("NOT EXISTS (SELECT 1 FROM deadlines n WHERE n.incident_id = i.id AND n.status = 'running')")
-        return ("SELECT i.*, u.*, p.* FROM incidents i LEFT OUTER JOIN users u ON u.id = i.assignee_id "
-                "LEFT OUTER JOIN people p ON p.id = i.subject_id WHERE " + " AND ".join(where)
-                + f" ORDER BY i.id DESC LIMIT {limit}"), args
+        return _newest_first_sql(where, limit), args
 
     def _counts_sql(self, user: User, params: dict[str, str]) -> tuple[str, list[Any]]:
         """Capped counts per state of the chosen workflow (app.services.queue.state_counts), by hand."""
@@ -724,6 +718,13 @@ def _check_revision(url: str, engine: Any) -> None:
         raise SystemExit(f"bench.run: the database is at revision {', '.join(sorted(current)) or 'none'} but the code "
                          f"expects {', '.join(sorted(heads))}: run `breachdesk db upgrade` on it "
                          "(BREACHDESK_DATABASE_URL=…) or generate it again")
+
+
+def _newest_first_sql(where: list[str], limit: int) -> str:
+    """The queue page's rows by hand: incidents with assignee and subject, newest first."""
+    return ("SELECT i.*, u.*, p.* FROM incidents i LEFT OUTER JOIN users u ON u.id = i.assignee_id "
+            "LEFT OUTER JOIN people p ON p.id = i.subject_id" + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY i.id DESC LIMIT {limit}")
 
 
 def _deep_due_cursor(session: Any) -> str:

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, BigId
 from app.models.users import User
 
+# The content-removal workflow's "not complied with" transition: the dashboard counts refusals by it
+# (app/services/dashboard.py, which checks it still exists in the workflow file) through this partial index.
+NOT_COMPLIED_TRANSITION = "mark_non_compliant"
+_NOT_COMPLIED = f"transition = '{NOT_COMPLIED_TRANSITION}'"
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
@@ -18,8 +22,8 @@ class AuditEvent(Base):
         Index("ix_audit_events_incident_id_id", "incident_id", "id"),
         Index("ix_audit_events_at", "at"),
         # Content removals marked not complied with (the dashboard's compliance rate; migration 0016).
-        Index("ix_audit_events_not_complied", "incident_id", sqlite_where=text("transition = 'mark_non_compliant'"),
-              postgresql_where=text("transition = 'mark_non_compliant'")),
+        Index("ix_audit_events_not_complied", "incident_id", sqlite_where=text(_NOT_COMPLIED),
+              postgresql_where=text(_NOT_COMPLIED)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

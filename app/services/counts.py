@@ -30,21 +30,20 @@ def fold(session: Session) -> int:
     if last is None:
         return 0
     folded = IncidentCount.id <= last
+    before = int(session.scalar(select(func.count()).where(folded)) or 0)
     if session.get_bind().dialect.name == "postgresql":
         # One statement, so exactly the rows deleted are the rows summed, whatever commits meanwhile.
         gone = IncidentCount.__table__.delete().where(folded).returning(*KEY, IncidentCount.n).cte("gone")
         summed = select(*(gone.c[name] for name in KEY_NAMES), func.sum(gone.c.n)) \
             .group_by(*(gone.c[name] for name in KEY_NAMES)).having(func.sum(gone.c.n) != 0)
-        before = session.scalar(select(func.count()).where(folded)) or 0
         session.execute(insert(IncidentCount).from_select([*KEY_NAMES, "n"], summed))
-        return int(before)
+        return before
     # SQLite: one writer at a time, and this transaction holds the write lock from its first statement.
-    before = session.scalar(select(func.count()).where(folded)) or 0
     session.execute(insert(IncidentCount).from_select(
         [*KEY_NAMES, "n"],
         select(*KEY, func.sum(IncidentCount.n)).where(folded).group_by(*KEY).having(func.sum(IncidentCount.n) != 0)))
     session.execute(IncidentCount.__table__.delete().where(folded))
-    return int(before)
+    return before
 
 
 def current(session: Session) -> Counter[Key]:

@@ -54,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Deadline, Incident, IncidentClause, IncidentCount, Person, PersonFlag, User
+from app.models.audit import NOT_COMPLIED_TRANSITION
 from app.models.counts import CITED, CLOSED, OPEN, OPENED, SAMPLE_MODULUS
 from app.models.incidents import SEVERITIES
 from app.permissions import (
@@ -73,8 +74,7 @@ WEEK = timedelta(days=7)
 
 # The workflow facts the dashboard reads. They name states and deadlines of the workflow files; a test
 # checks they still exist there.
-REMOVAL_WORKFLOW, REMOVED_STATE, NOT_COMPLIED_TRANSITION, COMPLY_DEADLINE = (
-    "content-removal", "verified_removed", "mark_non_compliant", "comply")
+REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE = "content-removal", "verified_removed", "comply"
 PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
 UPHELD_FLAG = "upheld_breach"
 SUBJECT_ROLES = ("officer", "contributor")
@@ -250,13 +250,13 @@ def volume(session: Session, scope: Scope, months: Sequence[Month]) -> Volume:
     start, end = months[0].start, months[-1].end
     keys = [m.key for m in months]
     counts: dict[str, dict[str, int]] = {"opened": {}, "closed": {}}
-    for name, column, within in (("opened", Incident.created_at, _opened_since(start)),
-                                 ("closed", Incident.closed_at, _closed_since(start))):
+    for name, measure, column, within in (("opened", OPENED, Incident.created_at, _opened_since(start)),
+                                          ("closed", CLOSED, Incident.closed_at, _closed_since(start))):
         bucket = _bucket(column, months).label("month")
         rows = session.execute(select(bucket, func.count()).where(
             within, column < end, scope.rows).group_by(bucket)).all()
         counts[name] = _add({key: n for key, n in rows if key}, scope.counts(
-            session, OPENED if name == "opened" else CLOSED, IncidentCount.month,
+            session, measure, IncidentCount.month,
             where=[IncidentCount.month.in_(keys)]))
     return Volume(list(months), [counts["opened"].get(m.key, 0) for m in months],
                   [counts["closed"].get(m.key, 0) for m in months])

@@ -177,6 +177,7 @@ def test_two_workers_at_once_queue_and_send_each_reminder_once(pg, postgresql_ur
     assert {r.status for r in rows} == {"sent"}
     assert inbox.received() == expected, "a reminder was e-mailed twice, or not at all"
     assert sum(sent_counts(outputs)) == sum(expected.values())
+    assert all(re.search(r"\d+ dashboard count row\(s\) folded", out) for out in outputs), outputs
 
 
 def test_two_sweeps_at_once_then_two_deliveries_at_once(pg, postgresql_url):

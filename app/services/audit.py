@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -75,13 +76,25 @@ def compute_hash(event: AuditEvent) -> str:
 
 
 def _lock_head(session: Session) -> AuditChainHead:
+    """The chain head, locked until the transaction ends. A transaction that writes several audit rows (a
+    transition with its effects, a sweep batch) locks it once: the lock already held makes a second SELECT …
+    FOR UPDATE pointless. Kept per innermost transaction, since rolling back a savepoint releases its locks."""
+    connection = session.connection()
+    transaction = connection.get_nested_transaction() or connection.get_transaction()
+    held = session.info.get(_HEAD_HELD)
+    if held is not None and held[0] is transaction and transaction is not None and transaction.is_active:
+        return held[1]
     head = session.execute(
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
     ).scalar_one_or_none()
     if head is None:
         head = AuditChainHead(id=1, last_id=0, last_hash=GENESIS_HASH)
         session.add(head)
+    session.info[_HEAD_HELD] = (transaction, head)
     return head
+
+
+_HEAD_HELD = "breachdesk.audit_chain_head"
 
 
 @dataclass
@@ -119,15 +132,17 @@ def record(
     comment: str | None = None,
     data: dict[str, Any] | None = None,
     actor_label: str | None = None,
+    at: datetime | None = None,
 ) -> int:
-    """Append one audit row in the caller's transaction; returns its id."""
+    """Append one audit row in the caller's transaction; returns its id. ``at`` defaults to the clock; a
+    service that stamps the same moment on its own rows passes it, so the two agree exactly."""
     return record_many(session, [Entry(actor=actor, action=action, incident=incident, object_type=object_type,
                                        object_id=object_id, from_state=from_state, to_state=to_state,
                                        transition=transition, comment=comment, data=data,
-                                       actor_label=actor_label)])[0]
+                                       actor_label=actor_label)], at=at)[0]
 
 
-def record_many(session: Session, entries: list[Entry]) -> list[int]:
+def record_many(session: Session, entries: list[Entry], at: datetime | None = None) -> list[int]:
     """Append rows in order, extending the chain once: one head lock and one INSERT for the lot (the
     deadline sweep writes thousands at a time). Returns the new rows' ids."""
     if not entries:
@@ -135,7 +150,7 @@ def record_many(session: Session, entries: list[Entry]) -> list[int]:
     if any(e.incident is not None and e.incident.id is None for e in entries):
         session.flush()
     head = _lock_head(session)
-    now = utcnow()
+    now = at or utcnow()
     origin = request_origin.get()
     previous = head.last_hash
     rows = []
@@ -169,9 +184,9 @@ def record_many(session: Session, entries: list[Entry]) -> list[int]:
     # The chain is walked in id order, so the ids must follow the order the hashes were chained in.
     if ids != sorted(ids):
         raise RuntimeError("audit rows were given ids out of chain order; refusing to write a broken chain")
+    # Written by the caller's next flush or commit; the row lock is already held.
     head.last_id = ids[-1]
     head.last_hash = previous
-    session.flush()
     return ids
 
 

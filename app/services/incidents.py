@@ -17,7 +17,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
 from app.models import (
-    AuditEvent,
     CaseFile,
     Incident,
     IncidentClause,
@@ -442,7 +441,7 @@ def take_transition(
         raise ServiceError("A transition needs an actor or a system role.")
     definition = definition_for(session, registry, incident)
     decision = decide(definition, state=incident.state, transition_key=transition_key, role=role,
-                      facts=facts_about(incident), raw_values=values or {}, comment=comment,
+                      facts=lambda: facts_about(incident), raw_values=values or {}, comment=comment,
                       known_clause=registry.catalogues.known)
     for spec in decision.transition.fields:
         if spec.type == "person" and spec.key in decision.values and \
@@ -459,6 +458,9 @@ def take_transition(
     if decision.values:
         incident.fields = {**(incident.fields or {}), **decision.values}
     incident.updated_at = now
+    if incident.first_action_at is None:
+        # The first action: the very time its audit row holds (the dashboards' time to first action).
+        incident.first_action_at = now
     # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
     try:
         session.flush()
@@ -480,12 +482,8 @@ def take_transition(
         incident.closed_at = now
     elif incident.closed_at is not None:
         incident.closed_at = None
-    audit_id = audit.record(session, actor=actor, action="incident.transition", incident=incident,
-                            from_state=decision.from_state, to_state=decision.to_state,
-                            transition=decision.transition.key, comment=decision.comment,
-                            data={"fields": decision.values})
-    if incident.first_action_at is None:
-        # The first action: the very time its audit row holds (the dashboards' time to first action).
-        incident.first_action_at = session.scalar(select(AuditEvent.at).where(AuditEvent.id == audit_id))
+    audit.record(session, actor=actor, action="incident.transition", incident=incident,
+                 from_state=decision.from_state, to_state=decision.to_state, transition=decision.transition.key,
+                 comment=decision.comment, data={"fields": decision.values}, at=now)
     session.flush()
     return incident

@@ -147,12 +147,15 @@ def decide(
     state: str,
     transition_key: str,
     role: str,
-    facts: IncidentFacts,
+    facts: IncidentFacts | Callable[[], IncidentFacts],
     raw_values: Mapping[str, Any],
     comment: str | None,
     known_clause: Callable[[str], bool],
 ) -> Decision:
-    """Check everything about a requested transition; raise TransitionNotAllowed naming what failed."""
+    """Check everything about a requested transition; raise TransitionNotAllowed naming what failed.
+
+    ``facts`` may be a function giving them: gathering them reads the incident's posts, evidence and clauses,
+    so it is called only when the transition has guards to ask."""
     transition = definition.transitions.get(transition_key)
     if transition is None:
         raise TransitionNotAllowed(f"'{transition_key}' is not a step of the {definition.title} workflow.")
@@ -170,10 +173,11 @@ def decide(
     if transition.comment == "none":
         comment = None
     values = validate_values(transition, raw_values, known_clause)
-    context = GuardContext(facts=facts, values=values)
-    for ref in transition.guards:
-        reason = GUARDS[ref.name].fn(context, ref.params)
-        if reason:
-            raise TransitionNotAllowed(f"'{transition.title}' is not possible yet: {reason}")
+    if transition.guards:
+        context = GuardContext(facts=facts() if callable(facts) else facts, values=values)
+        for ref in transition.guards:
+            reason = GUARDS[ref.name].fn(context, ref.params)
+            if reason:
+                raise TransitionNotAllowed(f"'{transition.title}' is not possible yet: {reason}")
     return Decision(transition=transition, from_state=state, to_state=transition.to, values=values,
                     comment=comment)

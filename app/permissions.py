@@ -22,6 +22,7 @@ Need-to-know, in short:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +48,18 @@ def _is_regional_officer_of(user: User, team_id: int | None) -> bool:
 
 
 def can_view(user: User | None, incident: Incident) -> bool:
-    """May ``user`` read this incident's file?"""
+    """May ``user`` read this incident's file? Their role's view of its group, or their own part in it."""
     if user is None or not user.active:
         return False
-    if incident.case_file is not None:
-        return (user.id in incident.case_file.current_rep_ids() or _has_share(user, incident)
-                or _is_regional_officer_of(user, incident.team_id))
-    if incident.assignee_id == user.id or incident.created_by_id == user.id:
-        return True
     # The role's view is settled from the row's own columns; only when it says no are the shares read (a
     # query of their own the first time), so most checks cost no query at all.
-    return _role_reads(user, incident) or _has_share(user, incident)
+    return _role_reads(user, incident) or _reads_personally(user, incident)
 
 
 def _role_reads(user: User, incident: Incident) -> bool:
-    """Outside case files: does the user's role alone let them read this incident?"""
+    """The Python twin of ``visible_by_group``: what the user's role alone lets them read."""
+    if incident.case_file is not None:
+        return _is_regional_officer_of(user, incident.team_id)
     if incident.restricted:
         return False
     if user.role == Role.ADMIN:
@@ -71,6 +69,30 @@ def _role_reads(user: User, incident: Incident) -> bool:
             return True
         return user.role == Role.COMMS and user.team_id is not None and incident.team_id == user.team_id
     return _is_regional_officer_of(user, incident.team_id)
+
+
+def _reads_personally(user: User, incident: Incident) -> bool:
+    """The Python twin of ``visible_personally``: outside case files their own, a case file's tracks while they
+    are its rep, and anything shared with them."""
+    if incident.case_file is not None:
+        return user.id in incident.case_file.current_rep_ids() or _has_share(user, incident)
+    return incident.assignee_id == user.id or incident.created_by_id == user.id or _has_share(user, incident)
+
+
+def readers_among(users: Iterable[User], incident: Incident) -> list[User]:
+    """Those of ``users`` who may read the incident (``can_view`` for each), with the role's view worked out once
+    per role and team: the sweep asks it of every user of a role for thousands of incidents."""
+    by_role: dict[tuple[str, int | None], bool] = {}
+    readers = []
+    for user in users:
+        if not user.active:
+            continue
+        kind = (user.role, user.team_id)
+        if kind not in by_role:
+            by_role[kind] = _role_reads(user, incident)
+        if by_role[kind] or _reads_personally(user, incident):
+            readers.append(user)
+    return readers
 
 
 def can_know(user: User | None, incident: Incident) -> bool:

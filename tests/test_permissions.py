@@ -5,8 +5,10 @@ import itertools
 from sqlalchemy import select
 
 from app.models import Incident
-from app.permissions import can_view, visible_incidents
+from app.permissions import can_view, readers_among, visible_incidents
 from app.roles import ROLE_NAMES
+from app.services import access
+from app.services import cases as case_service
 from app.services.incidents import OpenRequest, open_incident
 from app.services.users import get_or_create_team
 
@@ -33,6 +35,34 @@ def test_row_check_and_sql_filter_agree_for_every_role_and_team(app, db, make):
         by_sql = set(db.scalars(select(Incident.id).where(visible_incidents(user))))
         by_row = {i.id for i in incidents if can_view(user, i)}
         assert by_sql == by_row, (role, team)
+
+
+def test_readers_among_many_users_are_exactly_those_can_view_lets_in(app, db, make):
+    """The sweep and notifications ask once per role and team; whoever the incident names personally (assignee,
+    logger, share, case rep) must still be let in, and nobody else."""
+    registry = app.extensions["breachdesk.workflows"]
+    incidents = _incidents(db, registry, make)
+    users = [make.user(role, team=team)
+             for role, team in itertools.product(ROLE_NAMES, ("communications", "reps-north", "reps-south", None))]
+    users.append(make.user("comms", team="communications", active=False))
+    comms, rep, admin = users[ROLE_NAMES.index("comms") * 4 + 2], users[ROLE_NAMES.index("rep") * 4 + 1], \
+        users[ROLE_NAMES.index("admin") * 4]
+    restricted = next(i for i in incidents if i.restricted and i.side == "college")
+    access.share(db, restricted, actor=restricted.created_by, with_user=comms, reason="Needs to advise on the reply.")
+    incidents.append(open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="Assigned",
+                                                             assignee=rep, restricted=True), actor=admin))
+    member = case_service.add_member(db, case_service.MemberDetails(
+        name="Morag Member", membership_number="M-7", employer="Northshire NHS Trust", joined_on=None,
+        subs_in_order=True, consent_given=True), actor=rep)
+    case_file = case_service.open_case_file(db, registry, member=member, title="Ward rota", issue_arose_on=None,
+                                            workflow_key="employer-disciplinary", rep=rep, actor=rep)
+    incidents.append(case_file.tracks[0])
+    db.commit()
+    for incident in incidents:
+        expected = [u for u in users if can_view(u, incident)]
+        assert readers_among(users, incident) == expected, incident.title
+    assert any(u is comms for u in readers_among(users, restricted))  # by the share alone
+    assert [u for u in readers_among(users, case_file.tracks[0]) if u.role == "rep"] == [rep]
 
 
 def test_comms_never_sees_a_members_disciplinary_file(app, db, make):

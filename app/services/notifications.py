@@ -99,10 +99,10 @@ _STATEMENTS: dict[str, object] = {}
 def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:
     from sqlalchemy import select
 
-    from app.permissions import can_view
+    from app.permissions import readers_among
 
     users = session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id))
-    return [u for u in users if can_view(u, incident)]
+    return readers_among(users, incident)
 
 
 def notify_role(session: Session, incident: Incident, role: str, headline: str, *,

@@ -73,7 +73,7 @@ class Recipients:
 
     def for_incident(self, incident: Incident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-        from app.permissions import can_view
+        from app.permissions import can_view, readers_among
 
         if incident.assignee is not None and incident.assignee.active and can_view(incident.assignee, incident):
             return [incident.assignee]
@@ -82,15 +82,15 @@ class Recipients:
         if incident.team_id not in self._teams:
             self._teams[incident.team_id] = list(self.session.scalars(
                 select(User).where(User.team_id == incident.team_id, User.active.is_(True)).order_by(User.id)))
-        return [u for u in self._teams[incident.team_id] if can_view(u, incident)]
+        return readers_among(self._teams[incident.team_id], incident)
 
     def with_role(self, incident: Incident, role: str) -> list[User]:
-        from app.permissions import can_view
+        from app.permissions import readers_among
 
         if role not in self._roles:
             self._roles[role] = list(self.session.scalars(
                 select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)))
-        return [u for u in self._roles[role] if can_view(u, incident)]
+        return readers_among(self._roles[role], incident)
 
 
 def overdue_key(deadline: Deadline) -> str:

@@ -164,3 +164,33 @@ def test_very_common_words_are_ranked_without_bm25_but_title_matches_first(app, 
     assert sorted(found) == sorted([in_title, *posts])
     if db.get_bind().dialect.name == "sqlite":
         assert found == [in_title, *sorted(posts, reverse=True)]  # bm25-scored title, then unscored newest first
+
+
+def test_postgresql_finds_the_same_ranked_rows_through_its_index_as_by_walking_newest_first(app, db, make):
+    """PostgreSQL's planner chooses between the GIN index on the stored vectors and a newest-first walk (word
+    frequency decides); either way a search must give the same rows in the same order."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("the choice of plan is PostgreSQL's; SQLite searches its FTS5 tables")
+    from sqlalchemy import text
+
+    from app.services import queue
+
+    comms = make.user("comms", team="communications")
+    ids = [_open(app, db, comms, f"Quokka case {n}" if n % 3 == 0 else f"Case {n}",
+                 post=PostInput(platform="x", url=f"https://x.com/a/status/{100 + n}",
+                                text="quokka, quokka! <b>quokka</b>" if n % 2 == 0 else "one quokka seen"))
+           for n in range(12)]
+    actor = db.get(User, comms.id)
+
+    def ranked(*settings: str) -> list[int]:
+        for setting in settings:
+            db.execute(text(f"SET LOCAL {setting}"))
+        page = queue.page(db, queue.QueueFilters(q="quokka", status="all", sort="relevance"), actor)
+        db.rollback()
+        return [row.incident.id for row in page.rows]
+
+    by_index = ranked("enable_indexscan = off", "enable_seqscan = off")  # GIN bitmap, then sorted
+    by_walk = ranked("enable_bitmapscan = off", "enable_seqscan = off")  # primary key, newest first
+    assert sorted(by_index) == sorted(ids)
+    assert by_walk == by_index
+    assert db.get(Incident, by_index[0]).posts[0].text.count("quokka") == 3  # ranked, not merely newest first

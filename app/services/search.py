@@ -1,8 +1,8 @@
 """Full-text search over incident titles and summaries, post text and transition comments.
 
 SQLite: the FTS5 tables of migration 0008 (``incidents_fts``, ``posts_fts``, ``notes_fts``), kept in step
-by triggers. PostgreSQL: expression GIN indexes over ``to_tsvector('simple', …)`` in the same migration;
-the expressions here must stay identical to the migration's so the planner uses those indexes.
+by triggers. PostgreSQL: a stored ``search_vector`` column on each searched table (``to_tsvector('simple', …)``,
+migration 0019, after 0008's expression indexes) with a GIN index, so no row's text is parsed at search time.
 
 What a user types never reaches the search engine as syntax: it is split into words (letters and digits
 only) and each word becomes one quoted term (FTS5) or a plain-text query (PostgreSQL), all of which must
@@ -26,8 +26,9 @@ from app.models.counts import SAMPLE_INDEX
 # The FTS5 tables and their shadow tables: Alembic's autogenerate must not see them (no model declares them).
 FTS_TABLES = ("incidents_fts", "posts_fts", "notes_fts")
 FTS_SHADOW_SUFFIXES = ("", "_data", "_idx", "_content", "_docsize", "_config")
-# The PostgreSQL expression indexes of migration 0008.
-SEARCH_INDEXES = ("ix_incidents_search", "ix_posts_search", "ix_audit_events_search")
+# PostgreSQL: migration 0019's GIN indexes on the stored vectors, and the column itself (no model declares it).
+SEARCH_INDEXES = ("ix_incidents_search_vector", "ix_posts_search_vector", "ix_audit_events_search_vector")
+SEARCH_VECTOR = "search_vector"
 
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 64
@@ -37,18 +38,19 @@ CANDIDATES = 300
 
 WORD = re.compile(r"[^\W_]+")
 
-# Exactly the expressions of migration 0008's indexes (punctuation to spaces, so "<script>" or an e-mail
+# The stored vectors of migration 0019 (built with punctuation turned to spaces, so "<script>" or an e-mail
 # address splits into words as in SQLite's unicode61 tokenizer).
-PG_INCIDENT_TEXT = ("to_tsvector('simple', regexp_replace(coalesce(incidents.title, '') || ' ' || "
-                    "coalesce(incidents.summary, ''), '[[:punct:]]', ' ', 'g'))")
-PG_POST_TEXT = "to_tsvector('simple', regexp_replace(coalesce(posts.text, ''), '[[:punct:]]', ' ', 'g'))"
-PG_NOTE_TEXT = "to_tsvector('simple', regexp_replace(coalesce(audit_events.comment, ''), '[[:punct:]]', ' ', 'g'))"
+PG_INCIDENT_TEXT = f"incidents.{SEARCH_VECTOR}"
+PG_POST_TEXT = f"posts.{SEARCH_VECTOR}"
+PG_NOTE_TEXT = f"audit_events.{SEARCH_VECTOR}"
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Alembic ``include_object``: leave the search tables and indexes, and the dashboard's sample index (all
-    expression indexes the models cannot declare), out of autogenerate's comparison."""
+    """Alembic ``include_object``: leave the search tables, columns and indexes, and the dashboard's sample index
+    (things the models cannot declare, or declare for one database only), out of autogenerate's comparison."""
     if type_ == "table" and name and any(name == f"{t}{s}" for t in FTS_TABLES for s in FTS_SHADOW_SUFFIXES):
+        return False
+    if type_ == "column" and name == SEARCH_VECTOR:
         return False
     return not (type_ == "index" and (name in SEARCH_INDEXES or name == SAMPLE_INDEX))
 
@@ -76,32 +78,13 @@ COMMON = 5000
 SQLITE_SOURCES = ("incidents_fts", "posts_fts", "notes_fts")
 
 
-# PostgreSQL: (source, the text expression of its GIN index). A GIN index returns its matches in no order, so the
-# newest few of 600,000 matches cost reading all 600,000 (0.48 s at a million incidents); when the words are in
-# a large share of a table, walking it newest first finds the newest matches sooner (0.06 s), though each row's
-# text is parsed on the way (about 45 µs), so for a word in 4% of posts the walk is slower (0.4 s vs 0.16 s).
-# The planner's estimates (from ANALYZE) say which: the walk where more than DENSE of the rows match.
-PG_SOURCES = (("incidents", PG_INCIDENT_TEXT), ("posts", PG_POST_TEXT), ("audit_events", PG_NOTE_TEXT))
-DENSE = 0.15
-
-
 def common_sources(session: Session, terms: tuple[str, ...]) -> frozenset[str]:
     """SQLite: the FTS5 tables in which these terms match more than ``COMMON`` rows (not scored by bm25).
-    PostgreSQL: the tables in which the planner expects more than COMMON matches, and more than DENSE of the
-    rows (read newest first rather than through the GIN index, and not scored)."""
-    if not terms:
+    PostgreSQL: none. With the vectors stored (migration 0019) its planner picks well between the GIN index and
+    walking a table newest first until enough rows match (bench/RESULTS.md run 17: at most 17 ms a source, for
+    words in 0.03% to 85% of posts), and ranking the few hundred candidates costs little."""
+    if not terms or session.get_bind().dialect.name == "postgresql":
         return frozenset()
-    if session.get_bind().dialect.name == "postgresql":
-        def estimate(sql: str) -> float:
-            return float(session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"), {"q": " ".join(terms)})
-                         .scalar_one()[0]["Plan"]["Plan Rows"])
-
-        dense = set()
-        for table, expression in PG_SOURCES:
-            matches = estimate(f"SELECT 1 FROM {table} WHERE {expression} @@ plainto_tsquery('simple', :q)")  # noqa: S608
-            if matches > COMMON and matches > DENSE * estimate(f"SELECT 1 FROM {table}"):  # noqa: S608
-                dense.add(table)
-        return frozenset(dense)
     match = fts5_query(terms)
     return frozenset(
         table for table in SQLITE_SOURCES
@@ -130,28 +113,23 @@ def _sqlite_sources(limit: int | None, common: frozenset[str] = frozenset()) -> 
     )
 
 
-def _postgresql_sources(limit: int | None, common: frozenset[str] = frozenset()) -> str:
+def _postgresql_sources(limit: int | None) -> str:
     # Scores as float8: a float4 read back as text would not round-trip through the page cursor.
-    # "+ 0": without it the planner may walk the primary key backwards and rebuild each row's tsvector until
-    # enough match, which for a word in a few percent of posts is hundreds of ms (bench: 620 ms vs 45 ms at
-    # 100k). With it, the GIN index finds the matches and only those are sorted. For a word in more than COMMON
-    # rows of a source (``common_sources``) that walk is what finds the newest matches at once, so it is kept
-    # there, and those matches are not scored (score 0, newest first), as on SQLite.
     query = "plainto_tsquery('simple', :q)"
 
     def bound(table: str) -> str:
-        return (f" ORDER BY {table}.id{'' if table in common else ' + 0'} DESC LIMIT :limit") if limit else ""
+        return f" ORDER BY {table}.id DESC LIMIT :limit" if limit else ""
 
-    def score(table: str, expression: str) -> str:
-        return "0.0::float8" if table in common else f"-ts_rank({expression}, {query})::float8"
+    def score(expression: str) -> str:
+        return f"-ts_rank({expression}, {query})::float8"
 
     return (
-        f"(SELECT incidents.id AS incident_id, {score('incidents', PG_INCIDENT_TEXT)} AS score"  # noqa: S608
+        f"(SELECT incidents.id AS incident_id, {score(PG_INCIDENT_TEXT)} AS score"  # noqa: S608
         " FROM incidents"
         f" WHERE {PG_INCIDENT_TEXT} @@ {query}{bound('incidents')})"
-        f" UNION ALL (SELECT posts.incident_id, {score('posts', PG_POST_TEXT)} FROM posts"
+        f" UNION ALL (SELECT posts.incident_id, {score(PG_POST_TEXT)} FROM posts"
         f" WHERE {PG_POST_TEXT} @@ {query}{bound('posts')})"
-        f" UNION ALL (SELECT audit_events.incident_id, {score('audit_events', PG_NOTE_TEXT)} FROM audit_events"
+        f" UNION ALL (SELECT audit_events.incident_id, {score(PG_NOTE_TEXT)} FROM audit_events"
         f" WHERE audit_events.comment IS NOT NULL AND audit_events.incident_id IS NOT NULL"
         f" AND {PG_NOTE_TEXT} @@ {query}{bound('audit_events')})"
     )
@@ -160,7 +138,7 @@ def _postgresql_sources(limit: int | None, common: frozenset[str] = frozenset())
 def _sources(dialect: str, terms: tuple[str, ...], limit: int | None,
              common: frozenset[str] = frozenset()) -> TextClause:
     if dialect == "postgresql":
-        statement = text(_postgresql_sources(limit, common)).bindparams(q=" ".join(terms))
+        statement = text(_postgresql_sources(limit)).bindparams(q=" ".join(terms))
     else:
         statement = text(_sqlite_sources(limit, common)).bindparams(q=fts5_query(terms))
     return statement.bindparams(limit=limit) if limit else statement

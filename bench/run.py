@@ -252,7 +252,7 @@ class Bench:
                     self.record(Result("queue", f"{role} {name} {page}", Figures.of(app_ms), Figures.of(floor_ms),
                                        {"path": path, "rows": len(app_ids)}))
 
-    def _queue_where(self, user: User, params: dict[str, str]) -> tuple[list[str], list[Any]]:
+    def _queue_where(self, user: User, params: dict[str, str], below: int | None = None) -> tuple[list[str], list[Any]]:
         where, args = [], []
         if user.role != "admin":
             # app.permissions.knowable_incidents (= visible_incidents unless admin), written by hand
@@ -267,10 +267,10 @@ class Bench:
         if "severity" in params:
             where.append("i.severity = ?")
             args.append(params["severity"])
-        if "overdue" in params:
+        if "overdue" in params:  # below a page's cursor the deadlines are bounded by it too, as the app does
             where.append("i.id IN (SELECT o.incident_id FROM deadlines o WHERE o.status = 'running' "
-                         "AND o.due_at <= ?)")
-            args.append(self.when(datetime.now(UTC)))
+                         "AND o.due_at <= ?" + (" AND o.incident_id < ?)" if below else ")"))
+            args += [self.when(datetime.now(UTC)), *([below] if below else [])]
         status = params.get("status", "open")
         if status == "open":
             where.append("i.closed_at IS NULL")
@@ -279,7 +279,8 @@ class Bench:
         return where, args
 
     def _queue_sql(self, user: User, params: dict[str, str], cursor: str | None) -> tuple[str, list[Any]]:
-        where, args = self._queue_where(user, params)
+        below = int(cursor) if cursor and params.get("sort") != "due" else None
+        where, args = self._queue_where(user, params, below)
         if params.get("sort") == "due":
             # The earliest running deadline stands for its incident; walked in (due_at, id) order. The check for an
             # earlier one goes by incident (``|| ''`` keeps SQLite off the status index, as the app does).

@@ -332,3 +332,21 @@ def test_post_model_is_searchable_by_platform_only_through_posts(db, app, make):
     db.commit()
     page = queue.page(db, queue.QueueFilters(platform="x"), db.get(User, comms.id))
     assert [r.incident.id for r in page.rows] == [incident_id]
+
+
+def test_overdue_filter_pages_newest_first_without_gaps(app, db, make):
+    """Below a page's cursor the overdue deadlines are looked up below it too; every overdue incident is still
+    listed once, in order, whatever the page size."""
+    comms = make.user("comms", team="communications")
+    ids = [_open(app, db, comms, f"Case {n}") for n in range(10)]
+    _clear_deadlines(db)
+    now = utcnow()
+    overdue = [i for n, i in enumerate(ids) if n % 3 != 1]
+    for n, incident_id in enumerate(ids):
+        _deadline(db, incident_id, now - timedelta(hours=1) if incident_id in overdue else now + timedelta(days=1))
+        if n % 4 == 0:  # a second running deadline, one still to come: the incident is listed once
+            _deadline(db, incident_id, now + timedelta(days=3))
+    actor = db.get(User, comms.id)
+    for size in (1, 2, 3, 50):
+        flat = [i for p in _walk(db, queue.QueueFilters(overdue=True), actor, size) for i in p]
+        assert flat == sorted(overdue, reverse=True), size

@@ -150,9 +150,10 @@ class QueueFilters:
         return replace(self, state="")
 
     # --- the WHERE clause -------------------------------------------------------------------------
-    def conditions(self, actor: User, dialect: str) -> list[ColumnElement[bool]]:
+    def conditions(self, actor: User, dialect: str, below: int | None = None) -> list[ColumnElement[bool]]:
         """Every filter as SQL. Visibility is added by the caller (knowable for lists, visible for
-        exports and for any text search)."""
+        exports and for any text search). ``below``: the page wants only incidents with smaller ids (its cursor),
+        which a filter on another table can use to start there."""
         where: list[ColumnElement[bool]] = []
         if self.workflow:
             where.append(Incident.workflow_key == self.workflow)
@@ -172,9 +173,13 @@ class QueueFilters:
         if self.overdue:
             # "Breached or past due" is "running and due by now": the sweep marks a deadline breached only
             # once it is due, and an extension to a later time clears the mark (app/services/deadlines.py).
-            # Asked this way the (status, due_at) index finds the few overdue deadlines directly.
-            where.append(Incident.id.in_(select(Deadline.incident_id).where(Deadline.status == "running",
-                                                                            Deadline.due_at <= utcnow())))
+            # Asked this way the (status, due_at) index finds the few overdue deadlines directly. Below a page's
+            # cursor the deadlines are bounded too: PostgreSQL merges them with the incidents in id order, and
+            # without the bound read every running deadline above the cursor first (115 ms vs 6 at 1M).
+            overdue = [Deadline.status == "running", Deadline.due_at <= utcnow()]
+            if below is not None:
+                overdue.append(Deadline.incident_id < below)
+            where.append(Incident.id.in_(select(Deadline.incident_id).where(*overdue)))
         if self.platform:
             where.append(exists().where(Post.incident_id == Incident.id, Post.platform == self.platform))
         if self.subject:
@@ -227,7 +232,9 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     if filters.errors or filters.unsearchable:
         return QueuePage([], None)
     dialect = session.get_bind().dialect.name
-    where = [filters.visibility(actor), *filters.conditions(actor, dialect)]
+    newest_first = not (filters.sort == "relevance" and filters.terms) and filters.sort != "due"
+    before = int(cursor) if newest_first and is_id(cursor) else None
+    where = [filters.visibility(actor), *filters.conditions(actor, dialect, below=before)]
     eager = (joinedload(Incident.assignee), joinedload(Incident.subject))
     capped = False
     if filters.sort == "relevance" and filters.terms:
@@ -246,7 +253,6 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     elif filters.sort == "due":
         incidents, next_cursor = _by_due(session, where, eager, cursor, size)
     else:
-        before = int(cursor) if is_id(cursor) else None
         query = select(Incident).where(*where)
         if before:
             query = query.where(Incident.id < before)

@@ -117,8 +117,10 @@ def _queue_reminders(session: Session, now: datetime, report: SweepReport,
     for to_look_at in (Deadline.next_remind_at.is_(None), Deadline.next_remind_at <= now):
         while True:
             # Each deadline handled gets a next reminder after now, so it leaves the query; no cursor needed.
+            # In the index's own order: by id alone, PostgreSQL (which does not see that few running deadlines
+            # lack a reminder time) walked all 1.2M deadlines by primary key, 0.5 s a sweep at a million incidents.
             batch = _claim(session, select(Deadline).where(Deadline.status == "running", to_look_at)
-                           .order_by(Deadline.id))
+                           .order_by(Deadline.next_remind_at, Deadline.id))
             if not batch:
                 break
             for deadline in batch:

@@ -289,9 +289,9 @@ class Bench:
                       "e.status || '' = 'running' AND (e.due_at < d.due_at OR (e.due_at = d.due_at AND e.id < d.id)))"]
             if cursor:
                 moment, _, deadline_id = cursor[4:].rpartition("~")
-                where.append("(d.due_at > ? OR (d.due_at = ? AND d.id > ?))")
+                where.append("d.due_at >= ? AND (d.due_at > ? OR (d.due_at = ? AND d.id > ?))")  # as the app
                 due = self.when(datetime.fromisoformat(moment))
-                args += [due, due, int(deadline_id)]
+                args += [due, due, due, int(deadline_id)]
             sql = ("SELECT i.*, d.due_at, d.id, u.*, p.* FROM deadlines d JOIN incidents i ON i.id = d.incident_id "
                    "LEFT OUTER JOIN users u ON u.id = i.assignee_id LEFT OUTER JOIN people p ON p.id = i.subject_id "
                    f"WHERE {' AND '.join(where)} ORDER BY d.due_at, d.id LIMIT {PAGE_SIZE + 1}")

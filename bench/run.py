@@ -36,7 +36,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
-from app import create_app
+from app import create_app, freeze_startup_objects
 from app.extensions import db
 from app.models import Incident, User
 from app.permissions import COLLEGE_WIDE_ROLES
@@ -132,6 +132,7 @@ class Bench:
         self.transitions = transitions if transitions is not None else iterations
         self.instance = tempfile.mkdtemp(prefix="breachdesk-bench-")
         self.app: Flask = create_app(instance_path=self.instance, database_url=url, secret_key="bench")
+        freeze_startup_objects()  # as the WSGI entry point does for a server's workers
         assert db.engine is not None
         self.engine = db.engine
         _check_revision(url, self.engine)

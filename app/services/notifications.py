@@ -66,34 +66,50 @@ def queue(
     return queue_many(session, [Message(to, incident, subject, body, dedupe_key)]) == 1
 
 
-def _insert_statement(dialect: str):  # type: ignore[no-untyped-def]
+def _insert_statement(dialect: str, counted: bool):  # type: ignore[no-untyped-def]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = OutboxMessage.__table__
     # Built once per dialect with bound parameters, so SQLAlchemy compiles it once and caches it.
-    return (insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(table.c.id))
+    statement = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return statement.returning(table.c.id) if counted else statement
 
 
 def queue_many(session: Session, messages: list[Message]) -> int:
     """Add messages to the outbox in one statement; returns how many were new."""
     if not messages:
         return 0
-    from app.clock import utcnow
-
-    now = utcnow()
-    rows = [{"to_address": m.to.email, "subject": m.subject[:300], "body": m.body,
-             "incident_id": m.incident.id if m.incident is not None else None, "dedupe_key": m.dedupe_key,
-             "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now} for m in messages]
-    statement = _STATEMENTS.get(session.get_bind().dialect.name)
-    if statement is None:
-        statement = _STATEMENTS[session.get_bind().dialect.name] = _insert_statement(session.get_bind().dialect.name)
+    rows = _rows(messages)
+    statement = _statement(session, counted=True)
     # RETURNING gives a row only for inserts that happened (rowcount is unreliable with RETURNING).
     if len(rows) == 1:
         return int(session.execute(statement, rows[0]).first() is not None)
     return len(session.execute(statement, rows).all())
 
 
-_STATEMENTS: dict[str, object] = {}
+def queue_uncounted(session: Session, messages: list[Message]) -> None:
+    """``queue_many`` without the count, through the driver's plain executemany: the breach pass queues a hundred
+    thousand messages at a time, and RETURNING makes SQLAlchemy send them as many multi-row statements."""
+    if messages:
+        session.execute(_statement(session, counted=False), _rows(messages))
+
+
+def _rows(messages: list[Message]) -> list[dict[str, object]]:
+    from app.clock import utcnow
+
+    now = utcnow()
+    return [{"to_address": m.to.email, "subject": m.subject[:300], "body": m.body,
+             "incident_id": m.incident.id if m.incident is not None else None, "dedupe_key": m.dedupe_key,
+             "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now} for m in messages]
+
+
+def _statement(session: Session, *, counted: bool):  # type: ignore[no-untyped-def]
+    key = (session.get_bind().dialect.name, counted)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = _insert_statement(*key)
+    return _STATEMENTS[key]
+
+
+_STATEMENTS: dict[tuple[str, bool], object] = {}
 
 
 def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:

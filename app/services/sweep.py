@@ -217,7 +217,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         for deadline in batch:
             if deadline.status == "running" and deadline.on_breach:
                 _escalate(session, registry, deadline, report, recipients, messages, now)
-        notifications.queue_many(session, messages)
+        notifications.queue_uncounted(session, messages)
         session.flush()
 
 

@@ -39,8 +39,13 @@ PASSERS_ON = (Role.AUDITOR, Role.OFFICER, Role.CONTRIBUTOR)
 
 
 def _has_share(user: User, incident: Incident) -> bool:
+    return user.id in _shared_with(incident)
+
+
+def _shared_with(incident: Incident) -> Iterator[int]:
+    """The users the incident is shared with now (a share ends when revoked or expired)."""
     now = utcnow()
-    return any(share.user_id == user.id and share.is_active(now) for share in incident.shares)
+    return (share.user_id for share in incident.shares if share.is_active(now))
 
 
 def _is_regional_officer_of(user: User, team_id: int | None) -> bool:
@@ -84,8 +89,7 @@ def _named_readers(incident: Incident) -> Iterator[int | None]:
     else:
         yield incident.assignee_id
         yield incident.created_by_id
-    now = utcnow()
-    yield from (share.user_id for share in incident.shares if share.is_active(now))
+    yield from _shared_with(incident)
 
 
 def readers_among(users: Iterable[User], incident: Incident) -> list[User]:

@@ -75,3 +75,20 @@ def test_the_application_refuses_to_change_or_delete_audit_rows(app, db, make):
         db.flush()
     db.rollback()
     assert audit.verify_chain(db) is None
+
+
+def test_rows_of_one_transaction_extend_the_chain_in_turn_even_across_a_rolled_back_savepoint(app, db, make):
+    """A transaction locks the chain head once and reuses it for its later rows; a savepoint that wrote a row and
+    was rolled back must leave the next row chained to the last row that stayed."""
+    actor = make.user("admin")
+    audit.record(db, actor=actor, action="test.first")
+    audit.record(db, actor=actor, action="test.second")
+    savepoint = db.begin_nested()
+    audit.record(db, actor=actor, action="test.undone")
+    savepoint.rollback()
+    audit.record(db, actor=actor, action="test.third")
+    db.commit()
+    assert audit.verify_chain(db) is None
+    rows = db.query(AuditEvent).order_by(AuditEvent.id).all()
+    assert [r.action for r in rows if r.action.startswith("test.")] == ["test.first", "test.second", "test.third"]
+    assert rows[-1].prev_hash == rows[-2].hash

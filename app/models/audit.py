@@ -16,6 +16,7 @@ from app.models.users import User
 NOT_COMPLIED_TRANSITION = "mark_non_compliant"
 _NOT_COMPLIED = f"transition = '{NOT_COMPLIED_TRANSITION}'"
 
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (

@@ -112,13 +112,16 @@ def _statement(session: Session, *, counted: bool):  # type: ignore[no-untyped-d
 _STATEMENTS: dict[tuple[str, bool], object] = {}
 
 
-def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:
+def active_users_with_role(session: Session, role: str) -> list[User]:
     from sqlalchemy import select
 
+    return list(session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)))
+
+
+def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:
     from app.permissions import readers_among
 
-    users = session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id))
-    return readers_among(users, incident)
+    return readers_among(active_users_with_role(session, role), incident)
 
 
 def notify_role(session: Session, incident: Incident, role: str, headline: str, *,

@@ -88,8 +88,7 @@ class Recipients:
         from app.permissions import readers_among
 
         if role not in self._roles:
-            self._roles[role] = list(self.session.scalars(
-                select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)))
+            self._roles[role] = notifications.active_users_with_role(self.session, role)
         return readers_among(self._roles[role], incident)
 
 

@@ -8,6 +8,7 @@ import email.policy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -38,8 +39,13 @@ class Inbox:
 
     @property
     def messages(self) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(e.original_content or e.content, policy=email.policy.default)
-                for e in self.envelopes]
+        return [message for _envelope, message in self.received_pairs()]
+
+    def received_pairs(self) -> list[tuple[Any, email.message.EmailMessage]]:
+        """Each envelope with its parsed message, from one copy of the list: the server's thread may be
+        appending while a test reads (reading the list twice once paired envelopes with too few messages)."""
+        return [(e, email.message_from_bytes(e.original_content or e.content, policy=email.policy.default))
+                for e in list(self.envelopes)]
 
 
 class RudeGoodbye(Inbox):

@@ -45,8 +45,7 @@ class SlowInbox(Inbox):
 
     def received(self) -> Counter:
         # A long subject is folded onto its own line; unfold it as a mail client would.
-        return Counter((rcpt, " ".join(m["Subject"].split()))
-                       for e, m in zip(self.envelopes, self.messages, strict=True) for rcpt in e.rcpt_tos)
+        return Counter((rcpt, " ".join(m["Subject"].split())) for e, m in self.received_pairs() for rcpt in e.rcpt_tos)
 
 
 @pytest.fixture

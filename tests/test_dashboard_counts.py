@@ -13,13 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
-from app.models import CaseFile, Incident, IncidentClause, IncidentCount, IncidentShare, Team, User
-from app.models.counts import SAMPLE_MODULUS
+from app.models import CaseFile, Incident, IncidentClause, IncidentCount, IncidentShare, Person, Team, User
+from app.models.counts import BY_ROLE, SAMPLE_MODULUS, SANCTION
+from app.models.incidents import SEVERITIES
 from app.services import counts, dashboard
 from app.services.demo import load_demo
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-COUNTED_SECTIONS = ("volume", "open_states", "clauses", "timings")
+COUNTED_SECTIONS = ("volume", "open_states", "clauses", "timings", "sanctions")
+OUTCOMES = (None, "no further action", "advice", "removal requested", "formal warning")
 
 
 def _registry(app):  # type: ignore[no-untyped-def]
@@ -28,12 +30,14 @@ def _registry(app):  # type: ignore[no-untyped-def]
 
 def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyped-def]
     """Moves incidents around at random: states, closures and reopenings, months (a clock change's last hour
-    among them), teams, restriction, case files, clauses cited and withdrawn."""
+    among them), teams, restriction, case files, clauses cited and withdrawn, outcomes, severities, subjects and
+    the subjects' roles."""
     rng = random.Random(seed)
     registry = _registry(app)
     teams = list(db.scalars(select(Team)))
     case_files = list(db.scalars(select(CaseFile)))
     users = list(db.scalars(select(User)))
+    people = list(db.scalars(select(Person).order_by(Person.id)))
     for i in range(60):  # more than the demo's few, every workflow, some of them personal to someone
         definition = rng.choice(list(registry.current.values()))
         state = rng.choice(list(definition.states))
@@ -42,7 +46,9 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
                         workflow_key=definition.key, workflow_version="1", state=state, created_at=created,
                         state_entered_at=created, team_id=rng.choice([None, *[t.id for t in teams]]),
                         assignee_id=rng.choice([None, *[u.id for u in users]]),
-                        closed_at=created + timedelta(days=3) if definition.states[state].final else None))
+                        closed_at=created + timedelta(days=3) if definition.states[state].final else None,
+                        outcome=rng.choice(OUTCOMES), severity=rng.choice(SEVERITIES),
+                        subject_id=rng.choice([None, *[p.id for p in people]])))
     db.flush()
     incidents = list(db.scalars(select(Incident).order_by(Incident.id)))
     for incident in incidents:
@@ -68,11 +74,24 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
         elif roll < 0.9:
             db.add(IncidentClause(incident_id=incident.id, clause_key=rng.choice(["rcr:2.8", "rcr:2.16", "rcr:2.33"]),
                                   catalogue_version="1", cited_at=NOW - timedelta(days=rng.randint(0, 400))))
+        roll = rng.random()
+        if roll < 0.15:
+            incident.outcome = rng.choice(OUTCOMES)
+        elif roll < 0.25:
+            incident.severity = rng.choice(SEVERITIES)
+        elif roll < 0.35:
+            incident.subject_id = rng.choice([None, *[p.id for p in people]])
         db.flush()
     for clause in db.scalars(select(IncidentClause).limit(3)):
         db.delete(clause)
     for clause in db.scalars(select(IncidentClause).limit(2)):
         clause.clause_key = "rcr:2.20"
+    # A subject becomes an officer (or stops being one): their incidents with an outcome move with them.
+    subjects = db.scalars(select(Person).join(Incident, Incident.subject_id == Person.id)
+                          .where(Incident.outcome.is_not(None)).distinct().order_by(Person.id)).all()
+    assert subjects, "some incidents with an outcome have a subject"
+    for person in subjects[:4]:
+        person.role = "contributor" if person.role == "officer" else "officer"
     db.flush()
 
 
@@ -89,6 +108,8 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     _shuffle_incidents(app, db)
     db.commit()
     assert counts.drift(db) == {}
+    kept_measures = {key[0] for key in counts.current(db)}
+    assert {SANCTION, BY_ROLE} <= kept_measures, "outcomes by clause and by subject role are counted"
 
     rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
     kept = counts.current(db)
@@ -127,6 +148,8 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
 
     from_counts, from_rows = _boards(app, db, counted=True), _boards(app, db, counted=False)
     assert from_counts.keys() == from_rows.keys() and len(from_counts) >= 8
+    admin = next(u for u in db.scalars(select(User).where(User.role == "admin")))
+    assert from_counts[admin.id]["sanctions"].by_clause and any(from_counts[admin.id]["sanctions"].by_role.values())
     for user_id, board in from_counts.items():
         for section in COUNTED_SECTIONS:
             assert board[section] == from_rows[user_id][section], (db.get(User, user_id).role, section)

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.models import CalendarMonth, Incident, IncidentClause, IncidentCount
-from app.models.counts import CITED, CLOSED, OPEN, OPENED
+from app.models import CalendarMonth, Incident, IncidentClause, IncidentCount, Person
+from app.models.counts import BY_ROLE, CITED, CLOSED, OPEN, OPENED, SANCTION
 
 KEY = (IncidentCount.measure, IncidentCount.month, IncidentCount.workflow_key, IncidentCount.state,
        IncidentCount.clause_key, IncidentCount.in_case_file, IncidentCount.restricted, IncidentCount.side,
-       IncidentCount.team_id)
+       IncidentCount.team_id, IncidentCount.severity, IncidentCount.outcome, IncidentCount.subject_role)
 KEY_NAMES = tuple(c.key for c in KEY)
 Key = tuple[Any, ...]
 
@@ -76,6 +76,16 @@ def recount(session: Session) -> Counter[Key]:
             select(month_of(IncidentClause.cited_at), IncidentClause.clause_key, *group)
             .join(Incident, Incident.id == IncidentClause.incident_id)):
         out[_key(CITED, month, "", "", clause, *g)] += 1
+    with_outcome = Incident.outcome.is_not(None)
+    for month, clause, *g, severity, outcome in session.execute(
+            select(month_of(Incident.created_at), IncidentClause.clause_key, *group, Incident.severity,
+                   Incident.outcome).join(IncidentClause, Incident.id == IncidentClause.incident_id)
+            .where(with_outcome)):
+        out[_key(SANCTION, month, "", "", clause, *g, severity, outcome)] += 1
+    for month, *g, outcome, role in session.execute(
+            select(month_of(Incident.created_at), *group, Incident.outcome, Person.role)
+            .join(Person, Person.id == Incident.subject_id).where(with_outcome)):
+        out[_key(BY_ROLE, month, "", "", "", *g, "", outcome, role)] += 1
     return out
 
 
@@ -87,6 +97,8 @@ def drift(session: Session) -> dict[Key, tuple[int, int]]:
 
 
 def _key(measure: str, month: str | None, workflow: str, state: str, clause: str, in_case_file: Any,
-         restricted: Any, side: str, team_id: int | None) -> Key:
+         restricted: Any, side: str, team_id: int | None, severity: str = "", outcome: str = "",
+         subject_role: str = "") -> Key:
     # SQLite gives the two flags back as 0/1 from an expression; PostgreSQL as booleans.
-    return (measure, month, workflow, state, clause, bool(in_case_file), bool(restricted), side, team_id)
+    return (measure, month, workflow, state, clause, bool(in_case_file), bool(restricted), side, team_id, severity,
+            outcome, subject_role)

@@ -4,11 +4,12 @@ Choices, so the numbers can be trusted and stay fast at a million incidents:
 
 - **Access.** Every figure counts only incidents ``visible_incidents(viewer)`` admits (app/permissions.py), the
   same rule as searches and exports: a rep's dashboard counts only the rep's cases.
-- **Running counts.** Incidents opened and closed per month, open by state and clauses cited per month are
-  read from ``incident_counts`` (kept by database triggers, app/models/counts.py), summed over the groups of
-  incidents the viewer's role sees, plus a row-by-row count of the few incidents the viewer sees only
-  personally (``Scope``). Their cost does not grow with the number of incidents. Row by row throughout when the
-  dashboard's zone is not the counts' (Europe/London), with the same figures.
+- **Running counts.** Incidents opened and closed per month, open by state, clauses cited per month and the
+  sanctions (outcomes by clause, severity and subject role, by month opened) are read from ``incident_counts``
+  (kept by database triggers, app/models/counts.py), summed over the groups of incidents the viewer's role sees,
+  plus a row-by-row count of the few incidents the viewer sees only personally (``Scope``). Their cost does not
+  grow with the number of incidents. Row by row throughout when the dashboard's zone is not the counts'
+  (Europe/London), with the same figures.
 - **Aggregates in the database.** Other measures are ``GROUP BY`` in SQL; Python only arranges the few result
   rows (at most a few hundred) into months, states and tables.
 - **Months are UK months.** A month bucket is a ``CASE`` over the twelve month starts (midnight
@@ -55,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Deadline, Incident, IncidentClause, IncidentCount, Person, PersonFlag, User
 from app.models.audit import NOT_COMPLIED_TRANSITION
-from app.models.counts import CITED, CLOSED, OPEN, OPENED, SAMPLE_MODULUS
+from app.models.counts import BY_ROLE, CITED, CLOSED, OPEN, OPENED, SAMPLE_MODULUS, SANCTION
 from app.models.incidents import SEVERITIES
 from app.permissions import (
     INCIDENT_GROUP,
@@ -555,30 +556,38 @@ class Sanctions:
         return not self.by_clause and not any(self.by_role.values())
 
 
-def sanctions(session: Session, viewer: User, registry: WorkflowRegistry, start: datetime) -> Sanctions:
-    """Outcomes recorded on incidents opened since ``start``: by clause cited and severity, and by the subject's
-    role (officer or contributor), so like cases can be seen to get like outcomes."""
-    cohort = [_opened_since(start), Incident.outcome.is_not(None), visible_incidents(viewer)]
+def sanctions(session: Session, scope: Scope, registry: WorkflowRegistry, months: Sequence[Month]) -> Sanctions:
+    """Outcomes recorded on incidents opened in the period: by clause cited and severity, and by the subject's
+    role (officer or contributor), so like cases can be seen to get like outcomes. From the running counts
+    (``sanction`` and ``by_role``) plus the viewer's personal incidents row by row."""
+    start, end = months[0].start, months[-1].end
+    cohort = [_opened_since(start), Incident.created_at < end, Incident.outcome.is_not(None), scope.rows]
+    in_period = [IncidentCount.month.in_([m.key for m in months])]
     # From the incidents with an outcome (ix_incidents_outcomes) to their clauses; ``clause_key || ''`` so SQLite
     # does not instead walk every citation ever made in clause order to save sorting a few hundred groups.
     clause = (IncidentClause.clause_key + literal("")).label("clause")
-    rows = session.execute(
+    grid_counts = _add(_add({}, session.execute(
         select(clause, Incident.severity, Incident.outcome, func.count())
         .select_from(Incident).join(IncidentClause, Incident.id == IncidentClause.incident_id).where(*cohort)
-        .group_by(clause, Incident.severity, Incident.outcome)).all()
-    role_rows = session.execute(
+        .group_by(clause, Incident.severity, Incident.outcome)).all()),
+        scope.counts(session, SANCTION, IncidentCount.clause_key, IncidentCount.severity, IncidentCount.outcome,
+                     where=in_period))
+    role_counts = _add(_add({}, session.execute(
         select(Person.role, Incident.outcome, func.count()).join(Person, Person.id == Incident.subject_id)
-        .where(*cohort, Person.role.in_(SUBJECT_ROLES)).group_by(Person.role, Incident.outcome)).all()
+        .where(*cohort, Person.role.in_(SUBJECT_ROLES)).group_by(Person.role, Incident.outcome)).all()),
+        scope.counts(session, BY_ROLE, IncidentCount.subject_role, IncidentCount.outcome,
+                     where=[*in_period, IncidentCount.subject_role.in_(SUBJECT_ROLES)]))
     totals: dict[str, int] = {}
     grid: dict[tuple[str, str], dict[str, int]] = {}
-    for clause, severity, outcome, n in rows:
-        grid.setdefault((clause, severity), {})[outcome] = n
-        totals[outcome] = totals.get(outcome, 0) + n
+    for (clause_key, severity, outcome), n in grid_counts.items():
+        if n:
+            grid.setdefault((clause_key, severity), {})[outcome] = n
+            totals[outcome] = totals.get(outcome, 0) + n
     by_role: dict[str, dict[str, int]] = {role: {} for role in SUBJECT_ROLES}
-    for role, outcome, n in role_rows:
-        by_role[role][outcome] = n
-        totals.setdefault(outcome, 0)
-        totals[outcome] += n
+    for (role, outcome), n in role_counts.items():
+        if n:
+            by_role[role][outcome] = n
+            totals[outcome] = totals.get(outcome, 0) + n
     severity_order = {s: i for i, s in enumerate(SEVERITIES)}
     by_clause = [SanctionRow(c, _clause_label(registry, c), s, o) for (c, s), o in grid.items()]
     by_clause.sort(key=lambda r: (r.clause, -severity_order.get(r.severity, 0)))
@@ -623,7 +632,7 @@ def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: 
         "removal": lambda: removal(session, viewer, start),
         "press": lambda: press(session, viewer, now, start),
         "repeat": lambda: repeat_subjects(session, viewer),
-        "sanctions": lambda: sanctions(session, viewer, registry, start),
+        "sanctions": lambda: sanctions(session, scope, registry, months),
     }
     return Dashboard(audience, sections, months, now, {name: makers[name]() for name in sections})
 

@@ -8,10 +8,15 @@ picks up where it stopped, since rows already imported are recognised.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -90,10 +95,65 @@ class _ProgressLines:
                    f"{rows / seconds:,.0f} rows/s", err=True)
 
 
+# The second process takes about a second to start (it loads the workflows and catalogues): a smaller file is
+# reviewed in this one.
+PARALLEL_REVIEW_FROM_BYTES = 1_000_000
+_reviewer_registry: Any = None  # in the reviewing process: the workflows and catalogues it loaded
+
+
+def _start_reviewer(workflows_path: str) -> None:
+    from app import load_definitions
+
+    global _reviewer_registry
+    _catalogues, _reviewer_registry = load_definitions(Path(workflows_path))
+
+
+def _review_in_reviewer(reviews: list[import_service.Review]) -> tuple[int, int]:
+    return import_service.review_counts(reviews, _reviewer_registry)
+
+
+class Reviewer:
+    """Checks the texts of the rows an import wrote for patient or contact details and suggested clauses, for the
+    summary's counts. With ``parallel``, a second process does it while this one reads and writes the next rows
+    (the check was half of an import's time: bench/RESULTS.md run 18); otherwise it is done here, batch by batch.
+    A few batches at most are waiting at any time, so memory stays flat."""
+
+    IN_FLIGHT = 4
+
+    def __init__(self, tally: import_service.Tally, registry: Any, workflows_path: Path, parallel: bool) -> None:
+        self.tally, self.registry = tally, registry
+        self.waiting: deque[Future[tuple[int, int]]] = deque()
+        # "spawn": a fresh interpreter, not a copy of this one with its open database connection.
+        self.pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_start_reviewer,
+                                        initargs=(str(workflows_path),)) if parallel else None
+
+    def add(self, outcomes: list[import_service.RowOutcome]) -> None:
+        if self.pool is None:
+            self.tally.add_reviewed(*import_service.review(outcomes, self.registry))
+            return
+        reviews = [o.review for o in outcomes if o.review is not None]
+        if reviews:
+            self.waiting.append(self.pool.submit(_review_in_reviewer, reviews))
+        while len(self.waiting) > self.IN_FLIGHT:
+            self.tally.add_reviewed(*self.waiting.popleft().result())
+
+    def finish(self) -> None:
+        while self.waiting:
+            self.tally.add_reviewed(*self.waiting.popleft().result())
+        self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
 def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int, label: str,
          handle: Callable[[list[import_service.SourceRow]], list[import_service.RowOutcome]],
-         progress_every: int = 0) -> tuple[import_service.Tally, float]:
+         progress_every: int = 0, review: Callable[[import_service.Tally], Reviewer] | None = None,
+         ) -> tuple[import_service.Tally, float]:
     tally = import_service.Tally()
+    reviewer = review(tally) if review is not None else None
     started = time.monotonic()
     shown = 0
     pending: list[import_service.RowOutcome] = []
@@ -121,6 +181,8 @@ def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int,
                     tally.add(outcome)
                     if outcome.status == import_service.REJECTED:
                         rejects.write(outcome)
+                if reviewer is not None:
+                    reviewer.add(pending)
                 pending, batch_started = [], None
                 position = source.bytes_read
                 if isinstance(bar, _ProgressLines):
@@ -148,7 +210,11 @@ def _run(source: import_service.SourceFile, rejects_path: Path, batch_size: int,
                 _fail(f"{error} Rows before it were saved; the summary was not printed.")
             if pending:
                 commit()
+            if reviewer is not None:
+                reviewer.finish()
     finally:
+        if reviewer is not None:
+            reviewer.close()
         source.__exit__(None, None, None)
     return tally, time.monotonic() - started
 
@@ -175,8 +241,12 @@ def _rate(tally: import_service.Tally, seconds: float) -> str:
 @click.option("--progress-every", default=10_000, show_default=True, type=click.IntRange(0),
               help="When standard error is not a terminal (a log), print a progress line every N rows "
                    "(rows, % of the file, rows/s); 0 for none. On a terminal a progress bar is shown.")
+@click.option("--jobs", type=click.IntRange(1, 2), default=None,
+              help="2: check the texts for personal details and suggested clauses in a second process while this "
+                   "one imports; 1: in this one. Default: 2 for a file over 1 MB on a machine with two or more "
+                   "CPUs.")
 def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[str, ...], workflow: str,
-                 rejects_path: Path | None, batch_size: int, progress_every: int) -> None:
+                 rejects_path: Path | None, batch_size: int, progress_every: int, jobs: int | None) -> None:
     """Import reported posts from a monitoring tool's export (docs/import.md lists the columns).
 
     A post already on file joins its incident as a further report; running the same file again
@@ -199,7 +269,15 @@ def import_posts(file: Path, actor_email: str, fmt: str | None, mappings: tuple[
         return import_service.import_posts_batch(db.session, registry, batch,
                                                  actor=db.session.get(User, actor_id), workflow=workflow)
 
-    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle, progress_every)
+    if jobs is None:
+        jobs = 2 if (os.cpu_count() or 1) >= 2 and source.size > PARALLEL_REVIEW_FROM_BYTES else 1
+    workflows_path = current_app.config["BREACHDESK"].workflows_path
+
+    def review(tally: import_service.Tally) -> Reviewer:
+        return Reviewer(tally, registry, workflows_path, parallel=jobs > 1)
+
+    tally, seconds = _run(source, rejects_path, batch_size, f"Importing {file.name}", handle, progress_every,
+                          review)
     click.echo(f"Imported {tally[import_service.IMPORTED]:,} new incident(s); "
                f"{tally[import_service.JOINED]:,} joined an incident already on file as a further report; "
                f"{tally[import_service.ALREADY]:,} already recorded by an earlier import (skipped); "

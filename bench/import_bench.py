@@ -24,6 +24,7 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -168,10 +169,45 @@ def prepare_database(url: str, reset: bool) -> None:
         raise SystemExit(f"could not create the importing account: {created.stderr}")
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants now, from /proc (0 once it has gone)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, AttributeError, ValueError):
+            continue
+    return total
+
+
+class TreeMemory:
+    """Samples the import's whole process tree (the command and the process it checks texts in) every 50 ms:
+    ``ru_maxrss`` gives the largest single process, not what both hold together."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_kb, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_kb / 1024, 1)
+
+
 @dataclass
 class ImportRun:
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the largest single process (ru_maxrss from wait4)
+    peak_tree_rss_mb: float  # the command and its helper process together, sampled
     rows_per_s: float
     # The child's own CPU time (user + system, from wait4): on a shared machine, what the import itself cost.
     cpu_seconds: float
@@ -183,14 +219,17 @@ class ImportRun:
 SUMMARY = re.compile(r"Imported ([\d,]+) new.*?; ([\d,]+) joined.*?; ([\d,]+) already.*?; ([\d,]+) rejected", re.S)
 
 
-def run_import(url: str, csv_path: Path, rows: int, batch_size: int) -> ImportRun:
-    """The real CLI as a child process; its peak RSS comes from wait4 on that child alone."""
+def run_import(url: str, csv_path: Path, rows: int, batch_size: int, jobs: int | None = None) -> ImportRun:
+    """The real CLI as a child process; its peak RSS comes from wait4 on that child (the largest process of its
+    tree) and from sampling the whole tree."""
     started = time.monotonic()
     child = subprocess.Popen([BREACHDESK, "import", "posts", str(csv_path), "--as", ACTOR,
-                              "--batch-size", str(batch_size)], env=_env(url), stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+                              "--batch-size", str(batch_size), *(["--jobs", str(jobs)] if jobs else [])],
+                             env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    memory = TreeMemory(child.pid)
     assert child.stdout is not None
     output = child.stdout.read()
+    tree_peak = memory.stop()
     _pid, status, usage = os.wait4(child.pid, 0)
     seconds = time.monotonic() - started
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -203,6 +242,7 @@ def run_import(url: str, csv_path: Path, rows: int, batch_size: int) -> ImportRu
     # ru_maxrss is in kilobytes on Linux.
     cpu = usage.ru_utime + usage.ru_stime
     return ImportRun(seconds=round(seconds, 2), peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+                     peak_tree_rss_mb=tree_peak,
                      rows_per_s=round(rows / seconds, 1), cpu_seconds=round(cpu, 2),
                      rows_per_cpu_s=round(rows / cpu, 1) if cpu else 0.0,
                      counts={"imported": imported, "joined": joined, "already": already, "rejected": rejected},
@@ -229,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--rerun", action="store_true", help="Import the same file again; nothing may be added.")
+    parser.add_argument("--jobs", type=int, choices=(1, 2), default=None,
+                        help="Passed to the import (default: the command's own choice).")
     parser.add_argument("--json", type=Path, default=None, help="Write the figures here as JSON.")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -242,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.monotonic() - started:.1f} s; expect {asdict(expected)}")
     prepare_database(url, args.reset)
     say(f"load average before the import: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    first = run_import(url, csv_path, args.rows, args.batch_size)
+    first = run_import(url, csv_path, args.rows, args.batch_size, args.jobs)
     say(first.output)
     tables = count_rows(url)
     checks = {
@@ -253,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result = {
         "benchmark": "import posts", "rows": args.rows, "database": url.split(":", 1)[0],
-        "batch_size": args.batch_size, "file_mb": round(csv_path.stat().st_size / 1e6, 1),
+        "batch_size": args.batch_size, "jobs": args.jobs, "file_mb": round(csv_path.stat().st_size / 1e6, 1),
         "expected": asdict(expected), "first": {k: v for k, v in asdict(first).items() if k != "output"},
         "tables": tables, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                       "platform": platform.platform()},
@@ -261,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_after_first": os.getloadavg(),
     }
     if args.rerun:
-        again = run_import(url, csv_path, args.rows, args.batch_size)
+        again = run_import(url, csv_path, args.rows, args.batch_size, args.jobs)
         say(again.output)
         after = count_rows(url)
         checks["re-run adds nothing"] = (again.counts["imported"] == again.counts["joined"] == 0

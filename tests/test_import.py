@@ -30,7 +30,9 @@ def _run(app, db, path: Path, *, actor: User, fmt: str | None = None, mapping: d
         for rows in imports.batches(source.rows(), batch):
             who = db.get(User, actor_id)
             if kind == "posts":
-                outcomes += imports.import_posts_batch(db, registry, rows, actor=who)
+                batch = imports.import_posts_batch(db, registry, rows, actor=who)
+                imports.review(batch, registry)  # the texts' check, which the command may hand to a second process
+                outcomes += batch
             else:
                 outcomes += imports.import_people_batch(db, rows, actor=who)
             db.commit()
@@ -385,6 +387,21 @@ def test_the_command_prints_progress_lines_and_the_suggested_count(cli_env, tmp_
     assert 0 < int(progress[0][1]) <= int(progress[1][1]) <= 100  # of the file read so far (it reads ahead)
     quiet = cli_env("import", "posts", str(path), "--as", "comms@example.org", "--progress-every", "0")
     assert quiet.returncode == 0 and "rows/s" not in quiet.stderr
+
+
+def test_a_second_process_can_check_the_texts_with_the_same_counts(cli_env, tmp_path):
+    assert cli_env("users", "create", "comms@example.org", "--name", "Comms", "--role", "comms", "--team",
+                   "communications", "--password-stdin", stdin="a long enough password 1\n").returncode == 0
+    path = tmp_path / "breaching.csv"
+    path.write_text(BREACHING.replace("{NHS}", NHS), encoding="utf-8")
+    # --jobs 2 hands the texts to a second process even for a small file (by default only above 1 MB).
+    result = cli_env("import", "posts", str(path), "--as", "comms@example.org", "--jobs", "2", "--batch-size", "2")
+    assert result.returncode == 0, result.stderr
+    # What the same file gives when checked in one process (the test above).
+    assert "1 row(s) have patient or contact details in their text and 4 have suggested clauses" in result.stdout
+    again = cli_env("import", "posts", str(path), "--as", "comms@example.org", "--jobs", "2")
+    assert again.returncode == 0, again.stderr
+    assert "0 row(s) have patient or contact details in their text and 0 have" in again.stdout  # nothing new
 
 
 def test_the_same_platform_post_id_alone_joins_the_incident_on_file(app, db, comms, tmp_path):

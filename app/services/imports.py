@@ -268,13 +268,24 @@ IMPORTED, JOINED, ALREADY, REJECTED = "imported", "joined", "already recorded", 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 
+@dataclass(frozen=True)
+class Review:
+    """A written row's text, still to be checked for patient or contact details and for suggested clauses. Only
+    the summary counts them (the incident's page works its suggestions out again), so the check can run after the
+    row is decided, and in a second process (``review_counts``; app/imports_cli.py)."""
+
+    text: str
+    subject_role: str | None
+
+
 @dataclass
 class RowOutcome:
     row: SourceRow
     status: str
     reason: str | None = None
     reference: str | None = None
-    pii: bool = False
+    review: Review | None = None
+    pii: bool = False  # set by ``review``
     suggested: bool = False
 
 
@@ -290,8 +301,10 @@ class Tally:
     def add(self, outcome: RowOutcome) -> None:
         self.rows += 1
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
-        self.with_pii += outcome.pii
-        self.with_suggestions += outcome.suggested
+
+    def add_reviewed(self, with_pii: int, with_suggestions: int) -> None:
+        self.with_pii += with_pii
+        self.with_suggestions += with_suggestions
 
     def __getitem__(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -569,8 +582,8 @@ def import_posts_batch(session: Session, registry: WorkflowRegistry, rows: list[
         else:
             reference, role = opened[item.new].reference, roles[item.new]  # type: ignore[index]
         outcome = RowOutcome(rows[item.index], item.status, reference=reference)
-        if item.status != ALREADY:
-            outcome.pii, outcome.suggested = _suggestions(item.parsed.post.text, registry, role)
+        if item.status != ALREADY and item.parsed.post.text:
+            outcome.review = Review(item.parsed.post.text, role)
         outcomes[item.index] = outcome
     return outcomes  # type: ignore[return-value]
 
@@ -580,13 +593,35 @@ def _open_request(parsed: _PostRow, *, summary: str | None = None, subject_id: i
                        assignee=None, clauses=parsed.clauses, post=parsed.post)
 
 
-def _suggestions(text: str | None, registry: WorkflowRegistry, role: str | None) -> tuple[bool, bool]:
+def _suggestions(text: str, registry: WorkflowRegistry, role: str | None) -> tuple[bool, bool]:
     """(has PII, has a suggested clause) for a row's text. Suggestions are only shown (on the incident page),
     never stored; the summary counts the rows that have them."""
-    if not text:
-        return False, False
     hits = scan(text)
     return bool(hits), bool(suggest_clauses(text, registry.catalogues, author_role=role, pii_hits=hits, limit=1))
+
+
+def review(outcomes: Iterable[RowOutcome], registry: WorkflowRegistry) -> tuple[int, int]:
+    """Checks the outcomes that await review, setting their ``pii`` and ``suggested``; returns how many rows have
+    each (for ``Tally.add_reviewed``)."""
+    with_pii = with_suggestions = 0
+    for outcome in outcomes:
+        if outcome.review is not None:
+            outcome.pii, outcome.suggested = _suggestions(outcome.review.text, registry, outcome.review.subject_role)
+            outcome.review = None
+            with_pii += outcome.pii
+            with_suggestions += outcome.suggested
+    return with_pii, with_suggestions
+
+
+def review_counts(reviews: Iterable[Review], registry: WorkflowRegistry) -> tuple[int, int]:
+    """How many of ``reviews`` have patient or contact details, and how many a suggested clause (what ``review``
+    returns, for texts handed to another process without their rows)."""
+    with_pii = with_suggestions = 0
+    for item in reviews:
+        pii, suggested = _suggestions(item.text, registry, item.subject_role)
+        with_pii += pii
+        with_suggestions += suggested
+    return with_pii, with_suggestions
 
 
 # --- people ----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from app.models import CaseFile, Incident, IncidentClause, IncidentCount, IncidentShare, Person, Team, User
@@ -131,7 +132,11 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     assert counts.drift(db) == {}
 
 
-def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app, db, make):
+@pytest.mark.parametrize("personal_ids_limit", [dashboard.PERSONAL_IDS_LIMIT, 1],
+                         ids=["personal incidents listed once", "too many to list"])
+def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app, db, make, monkeypatch,
+                                                                            personal_ids_limit):
+    monkeypatch.setattr(dashboard, "PERSONAL_IDS_LIMIT", personal_ids_limit)
     load_demo(db, _registry(app))
     # People who see incidents only personally: the assignee of restricted and no-team incidents, a share.
     comms = make.user("comms", team="communications")
@@ -156,6 +161,8 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
     # The row-by-row part was exercised: comms sees the restricted and the no-team incident only as theirs.
     personal = db.scalar(select(func.count()).select_from(Incident).where(dashboard.Scope(comms, True).rows))
     assert personal >= 2
+    listed = dashboard.Scope(comms, True, session=db).personal_ids
+    assert (listed is not None and len(listed) == personal) if personal_ids_limit > 1 else listed is None
 
 
 def test_percentiles_over_a_big_cohort_are_read_from_an_even_sample(app, db, make, monkeypatch, client, signed_in):

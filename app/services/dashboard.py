@@ -187,25 +187,44 @@ def rate(part: int, whole: int) -> float | None:
 
 # --- what a viewer may count ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+# Above this many incidents the viewer sees only personally, sections test the personal rule themselves rather
+# than a list of their ids.
+PERSONAL_IDS_LIMIT = 1_000
+
+
 class Scope:
     """How a dashboard counts what ``viewer`` may read. With ``counted``: the running counts of every group of
     incidents the viewer's role sees (``visible_by_group``), plus, row by row, the incidents the viewer sees only
     personally (their own, shared, their case files); without: every visible incident row by row. The two give
     the same figures (a test builds dashboards both ways); the counts keep a view's cost independent of the
-    number of incidents."""
+    number of incidents.
 
-    viewer: User
-    counted: bool
+    Given a ``session``, the personal incidents are found once, up front: someone assigned or opening thousands of
+    incidents in their own team's group has only a handful outside it, and each section then reads just those
+    (rather than testing all of theirs again, section after section)."""
+
+    def __init__(self, viewer: User, counted: bool, session: Session | None = None) -> None:
+        self.viewer, self.counted = viewer, counted
+        self.personal_ids: list[int] | None = None
+        if counted and session is not None:
+            ids = list(session.scalars(select(Incident.id).where(self._personal).order_by(Incident.id)
+                                       .limit(PERSONAL_IDS_LIMIT + 1)))
+            self.personal_ids = ids if len(ids) <= PERSONAL_IDS_LIMIT else None
+
+    @property
+    def _personal(self) -> ColumnElement[bool]:
+        # NOT of a NULL comparison (no team) is NULL, which a WHERE drops: coalesce, so such a row stays personal.
+        group = func.coalesce(visible_by_group(self.viewer, INCIDENT_GROUP), false())
+        return and_(Incident.id.in_(personal_candidates(self.viewer)), visible_personally(self.viewer), ~group)
 
     @property
     def rows(self) -> ColumnElement[bool]:
         """The incidents a measure reads row by row."""
         if not self.counted:
             return visible_incidents(self.viewer)
-        # NOT of a NULL comparison (no team) is NULL, which a WHERE drops: coalesce, so such a row stays personal.
-        group = func.coalesce(visible_by_group(self.viewer, INCIDENT_GROUP), false())
-        return and_(Incident.id.in_(personal_candidates(self.viewer)), visible_personally(self.viewer), ~group)
+        if self.personal_ids is not None:
+            return Incident.id.in_(self.personal_ids)
+        return self._personal
 
     @property
     def parts(self) -> list[ColumnElement[bool]]:
@@ -622,7 +641,7 @@ def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: 
     sections = tuple(s for s in SECTIONS[audience] if only is None or s in only)
     months = months_to(now, zone)
     start = months[0].start
-    scope = Scope(viewer, counted=zone == COUNTS_ZONE if counted is None else counted)
+    scope = Scope(viewer, counted=zone == COUNTS_ZONE if counted is None else counted, session=session)
     makers: dict[str, Callable[[], Any]] = {
         "volume": lambda: volume(session, scope, months),
         "open_states": lambda: open_by_state(session, scope, registry),

@@ -285,8 +285,6 @@ class RowOutcome:
     reason: str | None = None
     reference: str | None = None
     review: Review | None = None
-    pii: bool = False  # set by ``review``
-    suggested: bool = False
 
 
 @dataclass
@@ -600,22 +598,9 @@ def _suggestions(text: str, registry: WorkflowRegistry, role: str | None) -> tup
     return bool(hits), bool(suggest_clauses(text, registry.catalogues, author_role=role, pii_hits=hits, limit=1))
 
 
-def review(outcomes: Iterable[RowOutcome], registry: WorkflowRegistry) -> tuple[int, int]:
-    """Checks the outcomes that await review, setting their ``pii`` and ``suggested``; returns how many rows have
-    each (for ``Tally.add_reviewed``)."""
-    with_pii = with_suggestions = 0
-    for outcome in outcomes:
-        if outcome.review is not None:
-            outcome.pii, outcome.suggested = _suggestions(outcome.review.text, registry, outcome.review.subject_role)
-            outcome.review = None
-            with_pii += outcome.pii
-            with_suggestions += outcome.suggested
-    return with_pii, with_suggestions
-
-
 def review_counts(reviews: Iterable[Review], registry: WorkflowRegistry) -> tuple[int, int]:
-    """How many of ``reviews`` have patient or contact details, and how many a suggested clause (what ``review``
-    returns, for texts handed to another process without their rows)."""
+    """How many of ``reviews`` have patient or contact details, and how many a suggested clause: the summary's
+    counts (for ``Tally.add_reviewed``)."""
     with_pii = with_suggestions = 0
     for item in reviews:
         pii, suggested = _suggestions(item.text, registry, item.subject_role)

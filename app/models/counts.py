@@ -34,6 +34,8 @@ BY_ROLE = "by_role"  # the subject's role and the outcome (incidents with a subj
 # percentiles read through ix_incidents_sample when a cohort is too big to read whole.
 SAMPLE_MODULUS = 64
 SAMPLE_INDEX = "ix_incidents_sample"  # declared by migration 0015 only (an expression index)
+# An incident's group and assignment by id, for the dashboards' "due" (migration 0021; PostgreSQL only).
+GROUP_BY_ID_INDEX = "ix_incidents_group_by_id"
 
 
 class CalendarMonth(Base):

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -204,12 +205,17 @@ class Scope:
     (rather than testing all of theirs again, section after section)."""
 
     def __init__(self, viewer: User, counted: bool, session: Session | None = None) -> None:
-        self.viewer, self.counted = viewer, counted
-        self.personal_ids: list[int] | None = None
-        if counted and session is not None:
-            ids = list(session.scalars(select(Incident.id).where(self._personal).order_by(Incident.id)
-                                       .limit(PERSONAL_IDS_LIMIT + 1)))
-            self.personal_ids = ids if len(ids) <= PERSONAL_IDS_LIMIT else None
+        self.viewer, self.counted, self.session = viewer, counted, session
+
+    @cached_property
+    def personal_ids(self) -> list[int] | None:
+        """The ids of the incidents the viewer sees only personally, read once (on first use); None without a
+        session, or when there are more than PERSONAL_IDS_LIMIT of them."""
+        if not self.counted or self.session is None:
+            return None
+        ids = list(self.session.scalars(select(Incident.id).where(self._personal).order_by(Incident.id)
+                                        .limit(PERSONAL_IDS_LIMIT + 1)))
+        return ids if len(ids) <= PERSONAL_IDS_LIMIT else None
 
     @property
     def _personal(self) -> ColumnElement[bool]:

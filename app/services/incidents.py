@@ -10,7 +10,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,7 +31,7 @@ from app.permissions import can_know, can_open, can_view
 from app.policy import Catalogues
 from app.services import NotFound, ServiceError, audit
 from app.services import deadlines as deadline_service
-from app.services.bulk import insert_rows
+from app.services.bulk import executemany, insert_rows
 from app.services.references import next_reference, next_references
 from app.timing import CALENDAR_NAMES
 from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry, decide
@@ -339,10 +339,9 @@ def open_incidents(
                               for d in stand_in.deadlines]
         for values in planned[group]:
             deadline_rows.setdefault(tuple(sorted(values)), []).append({**values, "incident_id": incident_id})
-    if clause_rows:
-        session.execute(insert(IncidentClause.__table__), clause_rows)
+    executemany(session, IncidentClause.__table__, clause_rows)
     for same_columns in deadline_rows.values():
-        session.execute(insert(Deadline.__table__), same_columns)
+        executemany(session, Deadline.__table__, same_columns)
     results: dict[int, Opened] = {}
     for i, incident_id, row in zip(bulk, ids, rows, strict=True):
         check = checked[i]

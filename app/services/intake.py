@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -27,7 +27,7 @@ from app.permissions import can_open, can_view
 from app.posts import BadUrl, check_url, post_id_from_url, url_key
 from app.services import InvalidInput, ServiceError, audit
 from app.services import evidence as evidence_service
-from app.services.bulk import insert_rows
+from app.services.bulk import executemany, insert_rows
 from app.services.incidents import OpenRequest, PostInput, open_incident
 from app.workflow import WorkflowRegistry
 
@@ -374,7 +374,7 @@ class SubjectBatch:
                 model = SocialHandle(platform=platform, handle=handle)  # the model's own trimming and key
                 rows.append({"person_id": person.id, "platform": model.platform, "handle": model.handle,
                              "handle_key": model.handle_key})
-            self.session.execute(insert(SocialHandle.__table__), rows)
+            executemany(self.session, SocialHandle.__table__, rows)
         self.new_people, self.new_handles = [], []
         return entries
 

@@ -37,7 +37,7 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     compiled once per table and columns, and each row goes through the columns' own bind processors and Python
     defaults straight to the driver's executemany. SQLAlchemy's own executemany prepares every parameter set
     through its compiled statement, which was about a fifth of a large import (bench/RESULTS.md run 18). Rows
-    with differing keys go the ordinary way."""
+    with differing keys go SQLAlchemy's way (which takes its columns from the first row)."""
     if not rows:
         return
     dialect = session.get_bind().dialect

@@ -1,0 +1,71 @@
+"""``app.services.bulk``: the bulk inserts write exactly what SQLAlchemy's own executemany writes.
+
+On SQLite ``executemany`` compiles the INSERT itself and passes each row through the columns' bind processors
+and Python defaults to the driver; these tests write the same rows both ways and compare them as stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+
+from app.models import Incident, Person
+from app.services.bulk import executemany, insert_rows
+
+OPENED = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the night the clocks change in the UK
+
+
+def _incident_rows(prefix: str) -> list[dict[str, object]]:
+    # Only some columns given: the rest come from the model's defaults (severity, calendar, fields, restricted,
+    # version, the timestamps), as in the import's batches. ``summary`` None, ``fields`` given in one row.
+    return [{"reference": f"{prefix}-{n}", "kind": "reported_post", "title": f"Title {n} <b>&</b>", "summary": None,
+             "side": "college", "workflow_key": "problem-solving", "workflow_version": "1", "state": "logged",
+             "created_at": OPENED + timedelta(minutes=n), **({"fields": {"a": [1, "é"]}} if n else {})}
+            for n in range(2)]
+
+
+def _stored(db, prefix: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    rows = db.execute(select(Incident.__table__).where(Incident.reference.like(f"{prefix}-%"))
+                      .order_by(Incident.reference)).mappings().all()
+    return [{k: v for k, v in row.items() if k not in ("id", "reference", "state_entered_at", "updated_at")}
+            for row in rows]
+
+
+def test_executemany_writes_what_sqlalchemy_writes(db):
+    rows = _incident_rows("OURS")
+    # Rows of the same keys: the second row's fields differ from the first's, so each key set goes separately.
+    for same_keys in ([rows[0]], [rows[1]]):
+        executemany(db, Incident.__table__, same_keys)
+    for same_keys in ([r] for r in _incident_rows("THEIRS")):
+        db.execute(insert(Incident.__table__), same_keys)
+    db.flush()
+
+    ours, theirs = _stored(db, "OURS"), _stored(db, "THEIRS")
+    assert ours == theirs and len(ours) == 2
+    assert ours[0]["fields"] == {} and ours[1]["fields"] == {"a": [1, "é"]}
+    assert ours[0]["severity"] == "medium" and ours[0]["version"] == 1 and ours[0]["restricted"] is False
+    assert ours[0]["created_at"] == OPENED and ours[0]["created_at"].tzinfo is not None
+    defaulted = db.scalars(select(Incident.state_entered_at).where(Incident.reference.like("OURS-%"))).all()
+    assert all(moment is not None and moment.tzinfo is not None for moment in defaulted), "a callable default"
+
+
+def test_insert_rows_returns_the_new_ids_in_order(db):
+    people = [{"name": f"Person {n}"} for n in range(5)]
+    ids = insert_rows(db, Person.__table__, people)
+    assert len(ids) == 5 and ids == sorted(ids)
+    names = dict(db.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).tuples().all())
+    assert [names[i] for i in ids] == [p["name"] for p in people]
+    roles = db.scalars(select(Person.role).where(Person.id.in_(ids))).all()
+    assert set(roles) == {"contributor"}, "the model's scalar default"
+
+
+def test_rows_with_different_keys_are_written_as_sqlalchemy_writes_them(db):
+    # SQLAlchemy's executemany takes its columns from the first row (a later row's extra key is not written);
+    # such rows take that path unchanged.
+    executemany(db, Person.__table__, [{"name": "Ours, a name"}, {"name": "Ours, a role", "role": "officer"}])
+    db.execute(insert(Person.__table__), [{"name": "Theirs, a name"}, {"name": "Theirs, a role", "role": "officer"}])
+    db.flush()
+    stored = dict(db.execute(select(Person.name, Person.role).where(Person.name.like("%, a %"))).tuples().all())
+    assert {k.split(", ")[1]: v for k, v in stored.items() if k.startswith("Ours")} == \
+        {k.split(", ")[1]: v for k, v in stored.items() if k.startswith("Theirs")}

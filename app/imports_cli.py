@@ -16,7 +16,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import current_app
@@ -26,6 +25,7 @@ from app.extensions import db
 from app.models import User
 from app.services import InvalidInput, ServiceError
 from app.services import imports as import_service
+from app.workflow import WorkflowRegistry
 
 import_cli = AppGroup("import", help="Bulk import from monitoring and membership exports (CSV, JSON Lines).")
 
@@ -98,7 +98,7 @@ class _ProgressLines:
 # The second process takes about a second to start (it loads the workflows and catalogues): a smaller file is
 # reviewed in this one.
 PARALLEL_REVIEW_FROM_BYTES = 1_000_000
-_reviewer_registry: Any = None  # in the reviewing process: the workflows and catalogues it loaded
+_reviewer_registry: WorkflowRegistry | None = None  # in the reviewing process: what it loaded
 
 
 def _start_reviewer(workflows_path: str) -> None:
@@ -109,6 +109,7 @@ def _start_reviewer(workflows_path: str) -> None:
 
 
 def _review_in_reviewer(reviews: list[import_service.Review]) -> tuple[int, int]:
+    assert _reviewer_registry is not None, "the pool's initializer loads it"
     return import_service.review_counts(reviews, _reviewer_registry)
 
 
@@ -121,7 +122,7 @@ class Reviewer:
 
     IN_FLIGHT = 4
 
-    def __init__(self, registry: Any, workflows_path: Path, parallel: bool) -> None:
+    def __init__(self, registry: WorkflowRegistry, workflows_path: Path, parallel: bool) -> None:
         self.registry = registry
         self.with_pii = self.with_suggestions = 0
         self.waiting: deque[tuple[Future[tuple[int, int]], list[import_service.Review]]] = deque()

@@ -416,25 +416,36 @@ def test_when_the_second_process_fails_its_batches_are_checked_here(app, db, com
 
     from app.imports_cli import Reviewer
 
-    class DeadPool:
+    class DyingPool:
+        """The reviewing process dies with batches waiting: the first fails, shutting down cancels the rest."""
+
+        def __init__(self) -> None:
+            self.futures: list[Future] = []
+
         def submit(self, *_args: object) -> Future:
             future: Future = Future()
-            future.set_exception(BrokenProcessPool("the reviewing process died"))
+            if not self.futures:
+                future.set_exception(BrokenProcessPool("the reviewing process died"))
+            self.futures.append(future)
             return future
 
-        def shutdown(self, **_kwargs: object) -> None:
-            return None
+        def shutdown(self, **kwargs: object) -> None:
+            if kwargs.get("cancel_futures"):
+                for future in self.futures:
+                    future.cancel()
 
     path = tmp_path / "breaching.csv"
     path.write_text(BREACHING.replace("{NHS}", NHS), encoding="utf-8")
     outcomes = _run(app, db, path, actor=comms)
     registry = app.extensions["breachdesk.workflows"]
     reviewer = Reviewer(registry, tmp_path, parallel=False)
-    reviewer.pool = DeadPool()  # type: ignore[assignment]
+    pool = reviewer.pool = DyingPool()  # type: ignore[assignment]
     for outcome in outcomes:
         reviewer.add([outcome])
     # The same counts as the command prints for this file when all goes well (the tests above).
     assert reviewer.finish() == (1, 4)
+    assert len(pool.futures) == Reviewer.IN_FLIGHT + 1, "batches waited for the second process until it died"
+    assert sum(f.cancelled() for f in pool.futures) == Reviewer.IN_FLIGHT, "the waiting ones were checked here"
 
 
 def test_the_same_platform_post_id_alone_joins_the_incident_on_file(app, db, comms, tmp_path):

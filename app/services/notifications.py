@@ -42,6 +42,40 @@ def incident_message(
     return subject, "\n".join(lines) + "\n"
 
 
+# A digest lists this many passed deadlines and links to the overdue queue for the rest.
+DIGEST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A passed deadline someone is to be told about."""
+
+    incident: Incident
+    title: str
+    due_at: datetime
+
+
+def overdue_message(overdue: Overdue, base_url: str = BASE_URL_MARKER) -> tuple[str, str]:
+    return incident_message(overdue.incident, f"Overdue: '{overdue.title}'", base_url, due=when(overdue.due_at))
+
+
+def overdue_digest(items: list[Overdue], base_url: str = BASE_URL_MARKER) -> tuple[str, str]:
+    """One e-mail for several deadlines that passed in the same sweep, soonest due first: after a worker outage a
+    team must not receive a message per deadline. Like every message, it names no case details."""
+    ordered = sorted(items, key=lambda item: (item.due_at, item.incident.reference, item.title))
+    subject = f"[Breachdesk] Overdue: {len(items)} deadlines have passed"
+    lines = [f"{len(items)} deadlines have passed on incidents you look after or that were escalated to you:", ""]
+    for item in ordered[:DIGEST_LIMIT]:
+        step = item.incident.state.replace("_", " ")
+        lines += [f"- {item.incident.reference}: '{item.title}', due {when(item.due_at)}",
+                  f"  Current step: {step}. Open it: {incident_url(item.incident, base_url)}"]
+    if len(items) > DIGEST_LIMIT:
+        lines += ["", f"…and {len(items) - DIGEST_LIMIT} more. Every overdue incident you may read: "
+                      f"{base_url.rstrip('/')}/incidents?overdue=1&sort=due"]
+    lines += ["", "This message deliberately leaves out the details of the cases. Sign in to read them."]
+    return subject, "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Message:
     to: User

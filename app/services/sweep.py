@@ -8,6 +8,7 @@ harmless.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -93,9 +94,39 @@ class Recipients:
 
 
 def overdue_key(deadline: Deadline) -> str:
-    """One "overdue" e-mail per person per due time: a deadline missed again after an extension is told
+    """Each person is told once per deadline and due time: a deadline missed again after an extension is told
     again, and someone who is both in the team and in the escalation role hears once."""
     return f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:overdue"
+
+
+class OverdueNotices:
+    """Who is told which deadlines passed, gathered over a whole breach pass so that each person gets one e-mail
+    a sweep: the deadline's own notice when only one of theirs passed, a digest when several did (a worker that was
+    down for an hour must not send everyone in a team a message per deadline; at a million incidents one sweep
+    used to queue 134,000)."""
+
+    def __init__(self) -> None:
+        self._told: dict[int, tuple[User, dict[str, tuple[Deadline, notifications.Overdue]]]] = {}
+
+    def add(self, users: list[User], deadline: Deadline) -> None:
+        key = overdue_key(deadline)
+        overdue = notifications.Overdue(deadline.incident, deadline.title, deadline.due_at)
+        for user in users:
+            self._told.setdefault(user.id, (user, {}))[1].setdefault(key, (deadline, overdue))
+
+    def messages(self) -> list[notifications.Message]:
+        messages = []
+        for user, told in self._told.values():
+            if len(told) == 1:
+                [(key, (deadline, overdue))] = told.items()
+                subject, body = notifications.overdue_message(overdue)
+                messages.append(notifications.Message(user, deadline.incident, subject, body, f"{key}:user:{user.id}"))
+                continue
+            subject, body = notifications.overdue_digest([overdue for _, overdue in told.values()])
+            # The same deadlines and due times make the same key: a digest is queued once, whichever worker writes it.
+            digest = hashlib.sha256("\n".join(sorted(told)).encode()).hexdigest()
+            messages.append(notifications.Message(user, None, subject, body, f"overdue-digest:{digest}:user:{user.id}"))
+        return messages
 
 
 def _claim(session: Session, query):  # type: ignore[no-untyped-def]
@@ -149,8 +180,8 @@ def _remind(session: Session, deadline: Deadline, now: datetime, report: SweepRe
 
 
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
-              recipients: Recipients, messages: list[notifications.Message], now: datetime) -> None:
-    """Do what the deadline's file says on a breach; e-mails are added to ``messages`` for the caller."""
+              recipients: Recipients, notices: OverdueNotices, now: datetime) -> None:
+    """Do what the deadline's file says on a breach; the people a role is notified of it are added to ``notices``."""
     from app.services.incidents import definition_for, take_transition
 
     incident = deadline.incident
@@ -168,11 +199,9 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
             return
         report.escalations.append(f"{incident.reference}: {transition.title}")
     elif "notify" in rule:
-        subject, body = notifications.incident_message(incident, f"Overdue: '{deadline.title}'")
         # A role with an on-call duty (the press office) is reached through the rota outside office hours.
-        told = rota.for_role(session, rule["notify"], recipients.with_role(incident, rule["notify"]), now)
-        messages.extend(notifications.Message(user, incident, subject, body, f"{overdue_key(deadline)}:user:{user.id}")
-                        for user in told)
+        notices.add(rota.for_role(session, rule["notify"], recipients.with_role(incident, rule["notify"]), now),
+                    deadline)
         report.escalations.append(f"{incident.reference}: notified {rule['notify']}")
     elif "reassign" in rule:
         candidates = recipients.with_role(incident, rule["reassign"])
@@ -188,36 +217,32 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
 
 def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime, report: SweepReport,
                      recipients: Recipients | None = None) -> None:
-    """Mark each passed deadline breached, tell the people on it, then escalate as its file says.
-    The marks, audit rows and e-mails of a batch are written together (one chain extension, one
-    outbox statement); escalations run one by one because each is a full workflow transition."""
+    """Mark each passed deadline breached, then escalate as its file says, and tell the people on each: all the
+    e-mails of the pass in one outbox statement at its end (``OverdueNotices``). The marks and audit rows of a
+    batch are written together (one chain extension); escalations run one by one because each is a full
+    workflow transition."""
     recipients = recipients or Recipients(session)
+    notices = OverdueNotices()
     while True:
         batch = _claim(session, select(Deadline).where(
             Deadline.status == "running", Deadline.due_at <= now, Deadline.breached_at.is_(None)
         ).order_by(Deadline.due_at, Deadline.id))
         if not batch:
-            return
+            break
         entries: list[audit.Entry] = []
-        messages: list[notifications.Message] = []
         for deadline in batch:
             deadline.breached_at = now
-            incident = deadline.incident
-            entries.append(audit.Entry(actor=None, action="deadline.breached", incident=incident,
+            entries.append(audit.Entry(actor=None, action="deadline.breached", incident=deadline.incident,
                                        object_type="deadline", object_id=deadline.id,
                                        data={"deadline": deadline.key, "due_at": deadline.due_at.isoformat()}))
-            subject, body = notifications.incident_message(
-                incident, f"Overdue: '{deadline.title}'", due=notifications.when(deadline.due_at))
-            messages.extend(notifications.Message(user, incident, subject, body,
-                                                  f"{overdue_key(deadline)}:user:{user.id}")
-                            for user in recipients.for_incident(incident))
+            notices.add(recipients.for_incident(deadline.incident), deadline)
         report.breaches += len(batch)
         audit.record_many(session, entries)
         for deadline in batch:
             if deadline.status == "running" and deadline.on_breach:
-                _escalate(session, registry, deadline, report, recipients, messages, now)
-        notifications.queue_uncounted(session, messages)
+                _escalate(session, registry, deadline, report, recipients, notices, now)
         session.flush()
+    notifications.queue_uncounted(session, notices.messages())
 
 
 def _expire_warnings(session: Session, now: datetime, report: SweepReport) -> None:

@@ -134,6 +134,26 @@ def test_no_mail_carries_the_summary_the_post_or_the_title(db, make, registry, s
     assert all(m.status == "sent" for m in db.scalars(select(OutboxMessage)))
 
 
+def test_a_digest_of_several_passed_deadlines_arrives_as_one_mail_with_a_link_to_each(db, make, registry, smtp):
+    inbox, port = smtp
+    comms = make.user("comms", team="communications")
+    removals = [removal_requested(db, registry, comms, at=REQUESTED + timedelta(minutes=i), patient_info=False)
+                for i in range(3)]
+    sweep(db, registry, REQUESTED + timedelta(days=2))
+
+    deliver(db, port, REQUESTED + timedelta(days=2, minutes=1))
+
+    [mail] = [m for m in inbox.messages if m["To"] == comms.email and "Overdue" in m["Subject"]]
+    assert mail["Subject"] == "[Breachdesk] Overdue: 3 deadlines have passed"
+    body = mail.get_content()
+    for removal in removals:
+        assert f"- {removal.reference}: 'Content removed', due " in body
+        assert any(line.endswith(f"Open it: {BASE_URL}/incidents/{removal.id}") for line in body.splitlines())
+    assert "{base_url}" not in body
+    for secret in (SUMMARY, POST_TEXT, TITLE):
+        assert secret not in body
+
+
 def test_server_down_keeps_the_message_for_later_and_leaves_the_case_alone(db, make, registry):
     removal, message = queued_reminder(db, make, registry)
     state, version, due = removal.state, removal.version, deadline(removal, "comply").due_at

@@ -631,6 +631,53 @@ def test_many_passed_deadlines_are_each_recorded_and_told_once_across_batches(db
     assert first.breaches == 20 and again.breaches == 0
     breached = audit_rows(db, action="deadline.breached")
     assert sorted(row.incident_id for row in breached) == sorted(i.id for i in incidents)
-    assert len(overdue_notices(db, comms.email)) == 20
+    [digest] = overdue_notices(db, comms.email)  # one e-mail for the sweep, not one per deadline
+    assert digest.subject == "[Breachdesk] Overdue: 20 deadlines have passed"
+    assert digest.incident_id is None
+    for incident in incidents:
+        assert digest.body.count(f"- {incident.reference}: 'Content removed', due ") == 1
+        assert f"{{base_url}}/incidents/{incident.id}\n" in digest.body
+    assert "more" not in digest.body
     db.commit()  # verify_chain reads through its own connection
     assert audit.verify_chain(db) is None
+
+
+def test_a_digest_lists_the_first_deadlines_and_links_to_the_overdue_queue_for_the_rest(db, make, registry,
+                                                                                         monkeypatch):
+    from app.services import notifications
+
+    monkeypatch.setattr(notifications, "DIGEST_LIMIT", 5)
+    comms = make.user("comms", team="communications")
+    opened = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    incidents = [removal_requested(db, registry, comms, at=opened + timedelta(minutes=i), patient_info=False)
+                 for i in range(8)]
+
+    sweep(db, registry, opened + timedelta(days=10))
+
+    [digest] = overdue_notices(db, comms.email)
+    assert digest.subject == "[Breachdesk] Overdue: 8 deadlines have passed"
+    listed = [i for i in incidents if f"- {i.reference}: " in digest.body]
+    assert listed == incidents[:5], "the soonest due are listed first"
+    assert "…and 3 more. Every overdue incident you may read: {base_url}/incidents?overdue=1&sort=due" in digest.body
+    assert "deliberately leaves out the details" in digest.body
+    assert POST_TEXT not in digest.body and "labelled scan" not in digest.body  # no case details
+
+
+def test_someone_both_in_the_team_and_the_escalation_role_finds_each_deadline_once_in_their_digest(db, make,
+                                                                                                   registry):
+    officer = make.user("officer")
+    colleague = make.user("comms", team="communications")
+    director = make.user("director_of_comms", team="communications")
+    tags = [open_case(db, registry, "antagonistic-tag", officer, at=utc(2026, 3, 10, 10, minute),
+                      title="Officer tagged in a hostile thread") for minute in (0, 5)]
+
+    report = sweep(db, registry, uk(2026, 3, 11, 17, 1))
+
+    assert report.breaches == 2 and len(report.escalations) == 2
+    [to_director] = [m for m in outbox(db) if m.to_address == director.email]
+    assert to_director.subject == "[Breachdesk] Overdue: 2 deadlines have passed"
+    for tag in tags:
+        assert to_director.body.count(f"- {tag.reference}: 'Referred to the Director of Communications'") == 1
+    [to_colleague] = [m for m in outbox(db) if m.to_address == colleague.email]
+    assert to_colleague.subject == to_director.subject
+

@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["breachdesk.catalogues"] = catalogues
     app.extensions["breachdesk.workflows"] = registry
 
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
     assert db.engine is not None
     check_connection(db.engine)
     csrf.init_app(app)

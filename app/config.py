@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "BREACHDESK_"
+# SQLite's page cache per connection (``PRAGMA cache_size``), in MB, unless BREACHDESK_SQLITE_CACHE_MB says otherwise.
+DEFAULT_SQLITE_CACHE_MB = 256
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -35,6 +37,13 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ValueError(f"{PREFIX}{name} must be a whole number, not {value!r}") from exc
+
+
+def _at_least_one(name: str, default: int, unit: str) -> int:
+    value = _env_int(name, default)
+    if value < 1:
+        raise ValueError(f"{PREFIX}{name} must be at least 1 ({unit}), not {value}")
+    return value
 
 
 def _known_calendar(name: str) -> str:
@@ -90,6 +99,8 @@ class Settings:
     absolute_timeout_hours: int = 12
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # SQLite's page cache per connection, in MB: a ceiling, filled only as pages are read.
+    sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB
     # Mail-in: recipient local part (or subject tag) -> workflow, e.g. "press=press-referral,escalate=antagonistic-tag".
     mail_in_routes: str = "press=press-referral,escalate=antagonistic-tag"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -116,6 +127,7 @@ class Settings:
             base_url=_env("BASE_URL", "http://127.0.0.1:5000") or "http://127.0.0.1:5000",
             idle_timeout_minutes=_env_int("IDLE_TIMEOUT_MINUTES", 30),
             absolute_timeout_hours=_env_int("ABSOLUTE_TIMEOUT_HOURS", 12),
+            sqlite_cache_mb=_at_least_one("SQLITE_CACHE_MB", DEFAULT_SQLITE_CACHE_MB, "megabytes"),
             mail_in_routes=_env("MAIL_IN_ROUTES", Settings.mail_in_routes) or Settings.mail_in_routes,
         )
 

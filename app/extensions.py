@@ -11,11 +11,13 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from app.config import DEFAULT_SQLITE_CACHE_MB
 from app.errors import StartupError
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and write transactions that take the lock at BEGIN.
+def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
+    """WAL, foreign keys, a busy timeout, a page cache of up to ``cache_mb`` per connection (filled only as pages
+    are read), and write transactions that take the lock at BEGIN.
 
     pysqlite begins transactions lazily and in DEFERRED mode, so two writers that both read first
     fail with "database is locked" instead of waiting. SQLAlchemy's documented workaround is to
@@ -30,6 +32,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A negative cache_size is in KiB. SQLite's default (2 MB) is tiny next to a large database: the
+        # dashboards re-read the same index and table pages on every build (bench/RESULTS.md run 19).
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -40,14 +45,14 @@ def _configure_sqlite(engine: Engine) -> None:
 PG_SESSION_SETTINGS = "-c jit=off -c random_page_cost=1.1"
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(url: str, *, sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB, **options: Any) -> Engine:
     """Create an engine for a database URL, turning every configuration mistake into a StartupError."""
     if not url:
         raise StartupError("No database configured: set BREACHDESK_DATABASE_URL.")
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, **options)
-            _configure_sqlite(engine)
+            _configure_sqlite(engine, sqlite_cache_mb)
         else:
             # Planner settings for this app's connections (a server's own settings stay as they are elsewhere):
             # JIT compiles any query the planner costs highly, which the dashboards' aggregates are (0.2-0.3 s of
@@ -79,8 +84,8 @@ class Database:
         self.engine: Engine | None = None
         self.session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
 
-    def init_app(self, app: Flask, url: str) -> None:
-        self.bind(make_engine(url))
+    def init_app(self, app: Flask, url: str, *, sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB) -> None:
+        self.bind(make_engine(url, sqlite_cache_mb=sqlite_cache_mb))
         app.teardown_appcontext(self._remove_session)
 
     def bind(self, engine: Engine) -> None:

@@ -1,6 +1,7 @@
 """Start-up refuses bad configuration with one readable line, never a traceback."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,33 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path):
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_sqlite_connections_get_the_configured_page_cache(tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/cache.sqlite3")
+    monkeypatch.setenv("BREACHDESK_SECRET_KEY", "x")
+    create_app(instance_path=tmp_path)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA cache_size")).scalar() == -256 * 1024  # the default, in KiB
+
+    monkeypatch.setenv("BREACHDESK_SQLITE_CACHE_MB", "32")
+    assert create_app(instance_path=tmp_path).config["BREACHDESK"].sqlite_cache_mb == 32
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA cache_size")).scalar() == -32 * 1024
+
+
+@pytest.mark.parametrize("value, problem", [("0", "must be at least 1 (megabytes), not 0"),
+                                            ("-5", "must be at least 1 (megabytes), not -5"),
+                                            ("lots", "must be a whole number, not 'lots'")])
+def test_a_bad_sqlite_cache_size_stops_start_up_naming_the_setting(tmp_path, monkeypatch, value, problem):
+    monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/c.sqlite3")
+    monkeypatch.setenv("BREACHDESK_SQLITE_CACHE_MB", value)
+    with pytest.raises(StartupError, match=re.escape(f"BREACHDESK_SQLITE_CACHE_MB {problem}")):
+        create_app(instance_path=tmp_path)
 
 
 def test_the_cli_is_a_flask_group_with_our_commands():

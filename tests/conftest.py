@@ -118,9 +118,10 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def _empty_all_tables(session: Session) -> None:
     # DELETE, children first: on PostgreSQL it is ~20x faster than TRUNCATE for these small tables. The calendar
-    # is reference data the migration wrote; the running counts go last (deleting incidents adds rows to them).
+    # and the duration buckets are reference data the migrations wrote; the running counts go last (deleting
+    # incidents adds rows to them).
     for table in (t.name for t in reversed(Base.metadata.sorted_tables)):
-        if table not in ("calendar_months", "incident_counts"):
+        if table not in ("calendar_months", "duration_buckets", "incident_counts"):
             session.execute(text(f"DELETE FROM {table}"))
     session.execute(text("DELETE FROM incident_counts"))
     session.execute(text("INSERT INTO audit_chain_head (id, last_id, last_hash) VALUES (1, 0, :h)"),

@@ -15,8 +15,19 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from app.models import CaseFile, Incident, IncidentClause, IncidentCount, IncidentShare, Person, Team, User
-from app.models.counts import BY_ROLE, SAMPLE_MODULUS, SANCTION
+from app.models.counts import (
+    BY_ROLE,
+    DURATION_BUCKET_STARTS,
+    SANCTION,
+    TO_ACT,
+    TO_CLOSE,
+    DurationBucket,
+    bucket_value,
+    duration_bucket,
+    seconds_between,
+)
 from app.models.incidents import SEVERITIES
+from app.permissions import visible_incidents
 from app.services import counts, dashboard
 from app.services.demo import load_demo
 
@@ -34,6 +45,7 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
     among them), teams, restriction, case files, clauses cited and withdrawn, outcomes, severities, subjects and
     the subjects' roles."""
     rng = random.Random(seed)
+    acts = random.Random(seed + 1)  # first actions: their own sequence, so the rest moves as it always has
     registry = _registry(app)
     teams = list(db.scalars(select(Team)))
     case_files = list(db.scalars(select(CaseFile)))
@@ -48,6 +60,7 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
                         state_entered_at=created, team_id=rng.choice([None, *[t.id for t in teams]]),
                         assignee_id=rng.choice([None, *[u.id for u in users]]),
                         closed_at=created + timedelta(days=3) if definition.states[state].final else None,
+                        first_action_at=created + timedelta(minutes=acts.randint(1, 20_000)) if i % 3 else None,
                         outcome=rng.choice(OUTCOMES), severity=rng.choice(SEVERITIES),
                         subject_id=rng.choice([None, *[p.id for p in people]])))
     db.flush()
@@ -82,6 +95,8 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
             incident.severity = rng.choice(SEVERITIES)
         elif roll < 0.35:
             incident.subject_id = rng.choice([None, *[p.id for p in people]])
+        elif roll < 0.45:  # a first action, some of them within the first minute
+            incident.first_action_at = incident.created_at + timedelta(seconds=acts.choice([0, 59, 61, 86_400 * 9]))
         db.flush()
     for clause in db.scalars(select(IncidentClause).limit(3)):
         db.delete(clause)
@@ -111,6 +126,7 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     assert counts.drift(db) == {}
     kept_measures = {key[0] for key in counts.current(db)}
     assert {SANCTION, BY_ROLE} <= kept_measures, "outcomes by clause and by subject role are counted"
+    assert {TO_CLOSE, TO_ACT} <= kept_measures, "times to close and to act are counted in duration buckets"
 
     rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
     kept = counts.current(db)
@@ -158,36 +174,74 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
     for user_id, board in from_counts.items():
         for section in COUNTED_SECTIONS:
             assert board[section] == from_rows[user_id][section], (db.get(User, user_id).role, section)
+
     # The row-by-row part was exercised: comms sees the restricted and the no-team incident only as theirs.
     personal = db.scalar(select(func.count()).select_from(Incident).where(dashboard.Scope(comms, True).rows))
     assert personal >= 2
     listed = dashboard.Scope(comms, True, session=db).personal_ids
     assert (listed is not None and len(listed) == personal) if personal_ids_limit > 1 else listed is None
 
+    # Above the exact limit the times come from the counts' histograms and the personal incidents: the same as
+    # putting every incident the user may read in the buckets one by one.
+    monkeypatch.setattr(dashboard, "EXACT_LIMIT", -1)  # every user, even one whose role sees no group
+    for user in db.scalars(select(User).order_by(User.id)):
+        timings = dashboard.build(db, user, _registry(app), "admin", NOW, only=["timings"]).timings
+        assert all(t.approximate for t in timings)
+        close, act = _histograms_row_by_row(db, user)
+        assert {t.workflow: (t.closed, t.close_p50, t.close_p90) for t in timings if t.closed} == \
+            {k: (f["n"], f["p50"], f["p90"]) for k, f in close.items()}, user.role
+        assert {t.workflow: (t.acted, t.action_p50, t.action_p90) for t in timings if t.acted} == \
+            {k: (f["n"], f["p50"], f["p90"]) for k, f in act.items()}, user.role
 
-def test_percentiles_over_a_big_cohort_are_read_from_an_even_sample(app, db, make, monkeypatch, client, signed_in):
+
+def _histograms_row_by_row(db, user):  # type: ignore[no-untyped-def]
+    dialect = db.get_bind().dialect.name
+    months = dashboard.months_to(NOW)
+    out = []
+    for later in (Incident.closed_at, Incident.first_action_at):
+        buckets: dict[tuple[str, int], int] = {}
+        for key, seconds in db.execute(select(Incident.workflow_key, seconds_between(later, Incident.created_at, dialect))
+                                       .where(Incident.created_at >= months[0].start, Incident.created_at < months[-1].end,
+                                              later.is_not(None), visible_incidents(user))):
+            buckets[(key, duration_bucket(seconds))] = buckets.get((key, duration_bucket(seconds)), 0) + 1
+        out.append(dashboard._histogram_percentiles(buckets))
+    return out
+
+
+def test_times_over_a_big_cohort_come_from_duration_histograms_within_3_percent(app, db, make, monkeypatch, client,
+                                                                               signed_in):
     admin = make.user("admin")
     created = NOW - timedelta(days=20)
     for i in range(200):
         db.add(Incident(reference=f"S-{i}", kind="reported_post", title="t", side="college",
                         workflow_key="problem-solving", workflow_version="1", state="closed", created_at=created,
-                        state_entered_at=created, closed_at=created + timedelta(hours=1 + i)))
+                        state_entered_at=created, closed_at=created + timedelta(hours=1 + i),
+                        first_action_at=created + timedelta(minutes=1 + i)))
     db.commit()
     monkeypatch.setattr(dashboard, "EXACT_LIMIT", 100)
-    monkeypatch.setattr(dashboard, "SAMPLE_TARGET", 50)
 
     (timing,) = dashboard.build(db, admin, _registry(app), "admin", NOW, only=["timings"]).timings
-    slices = -(-SAMPLE_MODULUS * 50 // 200)  # 16 of 64: a quarter
-    assert timing.sampled == slices / SAMPLE_MODULUS
-    hours = sorted(round((i.closed_at - i.created_at).total_seconds() / 3600)
-                   for i in db.scalars(select(Incident)) if i.id % SAMPLE_MODULUS < slices)
-    assert timing.closed == len(hours)
-    assert timing.close_p50 == hours[(len(hours) * 50 + 99) // 100 - 1] * 3600
+    assert timing.approximate and (timing.closed, timing.acted) == (200, 200)
+    # Exact nearest-rank figures: the 100th and 180th of 1..200 hours (and minutes).
+    assert timing.close_p50 == pytest.approx(100 * 3600, rel=0.03) and timing.close_p50 != 100 * 3600
+    assert timing.close_p90 == pytest.approx(180 * 3600, rel=0.03)
+    assert timing.action_p50 == pytest.approx(100 * 60, rel=0.03)
+    assert timing.action_p90 == pytest.approx(180 * 60, rel=0.03)
 
-    (whole,) = dashboard.build(db, admin, _registry(app), "admin", NOW, only=["timings"], counted=False).timings
-    assert whole.sampled is None and whole.closed == 200
+    (exact,) = dashboard.build(db, admin, _registry(app), "admin", NOW, only=["timings"], counted=False).timings
+    assert not exact.approximate and (exact.close_p50, exact.close_p90) == (100 * 3600, 180 * 3600)
 
-    # The page says the figures are an estimate, and from how much of the period.
+    # The page says the figures are approximate, and by how much.
     signed_in("admin")
     html = client.get("/dashboard/admin").get_data(as_text=True)
-    assert "Estimated from an even sample of 25% of them" in html
+    assert "so each is within 3%" in html
+
+
+def test_duration_buckets_are_the_same_in_the_database_and_in_python_and_each_is_within_3_percent(db):
+    stored = db.execute(select(DurationBucket.bucket, DurationBucket.starts_at).order_by(DurationBucket.bucket)).all()
+    assert [tuple(row) for row in stored] == list(enumerate(DURATION_BUCKET_STARTS))
+    assert DURATION_BUCKET_STARTS[-1] > 10 * 365 * 86400
+    rng = random.Random(3)
+    for seconds in [60.5, 61, 3599, 3600, 86_400, 86_400 * 30, *(10 ** rng.uniform(1.8, 8.4) for _ in range(2000))]:
+        assert bucket_value(duration_bucket(seconds)) == pytest.approx(seconds, rel=0.03, abs=1), seconds
+    assert bucket_value(duration_bucket(59)) == 30 and duration_bucket(-1) == 0

@@ -3,7 +3,7 @@
 from app.models.api import ApiToken, IdempotencyKey
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base
-from app.models.counts import CalendarMonth, IncidentCount
+from app.models.counts import CalendarMonth, DurationBucket, IncidentCount
 from app.models.dataprotection import LegalHold, RetentionRecord
 from app.models.deadlines import Deadline, DeadlineExtension
 from app.models.evidence import EvidenceFile, Post, Report
@@ -18,6 +18,7 @@ from app.models.workflow import IncidentClause, IncidentLink, WorkflowVersion
 
 __all__ = [
     "CalendarMonth",
+    "DurationBucket",
     "IncidentCount",
     "LegalHold",
     "RetentionRecord",

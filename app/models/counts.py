@@ -1,22 +1,25 @@
 """Running counts of incidents for the dashboards, kept by the database itself.
 
-Triggers (migrations 0015 and 0020) add a row to ``incident_counts`` for every change that moves a count: +1
+Triggers (migrations 0015, 0020 and 0022) add a row to ``incident_counts`` for every change that moves a count: +1
 for the incident's new position, -1 for its old one. They only ever INSERT, so two transactions moving incidents
 in opposite directions never wait on each other's rows (an UPDATE of shared counter rows could deadlock on
 PostgreSQL). ``app.services.counts.fold`` sums the rows into one per key now and then; a count is the sum of
 ``n`` over its key either way, so folding never changes a figure.
 
 A count's key holds what the dashboards group by (month, workflow, state, clause; severity, outcome and the
-subject's role for sanctions) and the incident's *group* (``app.permissions.GroupColumns``): whether it is a
-case-file track, restricted, its side and its team. That is what lets a count respect access control: the
-role's view of a group is a WHERE clause on these columns.
+subject's role for sanctions; a duration's bucket for the times to close and to act) and the incident's *group*
+(``app.permissions.GroupColumns``): whether it is a case-file track, restricted, its side and its team. That is
+what lets a count respect access control: the role's view of a group is a WHERE clause on these columns.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime
+from math import sqrt
+from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy import Boolean, ColumnElement, Float, Index, Integer, String, cast, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigId
@@ -29,11 +32,52 @@ CITED = "cited"  # clause citations, by the month cited and clause_key
 # Over incidents with an outcome, by the month they were opened (migration 0020):
 SANCTION = "sanction"  # one per cited clause: clause_key, severity, outcome
 BY_ROLE = "by_role"  # the subject's role and the outcome (incidents with a subject)
+# Histograms of durations, by the month opened, workflow_key and ``bucket`` (migration 0022):
+TO_CLOSE = "to_close"  # closed_at - created_at, of closed incidents
+TO_ACT = "to_act"  # first_action_at - created_at, of incidents with a first action
 
-# One incident in SAMPLE_MODULUS by id (``id % SAMPLE_MODULUS``): a fixed, even sample the dashboard's
-# percentiles read through ix_incidents_sample when a cohort is too big to read whole.
-SAMPLE_MODULUS = 64
-SAMPLE_INDEX = "ix_incidents_sample"  # declared by migration 0015 only (an expression index)
+# Duration buckets: [0, 60.5 s), then each about 5% wider than the one before, the last open-ended (past ten
+# years). Whole-second bounds + 0.5 s, so a duration of whole seconds is never on a bound whatever floating-point
+# noise the database's date arithmetic adds. Migration 0022 wrote the same list into ``duration_buckets`` (a test
+# checks they agree): the triggers find a duration's bucket there, the dashboards with ``duration_bucket``.
+DURATION_GROWTH = 1.05
+_TEN_YEARS = 10 * 365.25 * 86400
+
+
+def _bucket_starts() -> tuple[float, ...]:
+    starts, k = [0.0], 0
+    while starts[-1] < _TEN_YEARS:
+        starts.append(round(60 * DURATION_GROWTH ** k) + 0.5)
+        k += 1
+    return tuple(starts)
+
+
+DURATION_BUCKET_STARTS = _bucket_starts()
+
+
+def duration_bucket(seconds: float) -> int:
+    """The bucket a duration falls in (a negative one, which cannot happen, in the first)."""
+    return max(0, bisect_right(DURATION_BUCKET_STARTS, seconds) - 1)
+
+
+def bucket_value(bucket: int) -> float:
+    """The duration a bucket stands for, in whole seconds: its geometric middle (at most about 2.5% from any
+    duration in it); half a minute for the first; the start of the last, open-ended one."""
+    if bucket == 0:
+        return 30.0
+    if bucket >= len(DURATION_BUCKET_STARTS) - 1:
+        return float(round(DURATION_BUCKET_STARTS[-1]))
+    return float(round(sqrt(DURATION_BUCKET_STARTS[bucket] * DURATION_BUCKET_STARTS[bucket + 1])))
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
+    """Seconds from ``earlier`` to ``later`` in SQL, as migration 0022's triggers work them out (so a duration read
+    by a query falls in the same bucket as the triggers counted it in)."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return cast(func.extract("epoch", later - earlier), Float)
+
+
 # An incident's group and assignment by id, for the dashboards' "due" (migration 0021; PostgreSQL only).
 GROUP_BY_ID_INDEX = "ix_incidents_group_by_id"
 
@@ -66,4 +110,14 @@ class IncidentCount(Base):
     severity: Mapped[str] = mapped_column(String(16), server_default="")
     outcome: Mapped[str] = mapped_column(String(64), server_default="")
     subject_role: Mapped[str] = mapped_column(String(32), server_default="")
+    bucket: Mapped[int] = mapped_column(Integer, server_default="0")  # TO_CLOSE, TO_ACT; 0 elsewhere
     n: Mapped[int] = mapped_column(Integer)
+
+
+class DurationBucket(Base):
+    """``DURATION_BUCKET_STARTS`` as a table (migration 0022), for the triggers to look a duration's bucket up."""
+
+    __tablename__ = "duration_buckets"
+
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    starts_at: Mapped[float] = mapped_column(Float, unique=True)  # seconds

@@ -14,11 +14,23 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import CalendarMonth, Incident, IncidentClause, IncidentCount, Person
-from app.models.counts import BY_ROLE, CITED, CLOSED, OPEN, OPENED, SANCTION
+from app.models.counts import (
+    BY_ROLE,
+    CITED,
+    CLOSED,
+    OPEN,
+    OPENED,
+    SANCTION,
+    TO_ACT,
+    TO_CLOSE,
+    duration_bucket,
+    seconds_between,
+)
 
 KEY = (IncidentCount.measure, IncidentCount.month, IncidentCount.workflow_key, IncidentCount.state,
        IncidentCount.clause_key, IncidentCount.in_case_file, IncidentCount.restricted, IncidentCount.side,
-       IncidentCount.team_id, IncidentCount.severity, IncidentCount.outcome, IncidentCount.subject_role)
+       IncidentCount.team_id, IncidentCount.severity, IncidentCount.outcome, IncidentCount.subject_role,
+       IncidentCount.bucket)
 KEY_NAMES = tuple(c.key for c in KEY)
 Key = tuple[Any, ...]
 
@@ -86,6 +98,13 @@ def recount(session: Session) -> Counter[Key]:
             select(month_of(Incident.created_at), *group, Incident.outcome, Person.role)
             .join(Person, Person.id == Incident.subject_id).where(with_outcome)):
         out[_key(BY_ROLE, month, "", "", "", *g, "", outcome, role)] += 1
+    dialect = session.get_bind().dialect.name
+    for measure, later in ((TO_CLOSE, Incident.closed_at), (TO_ACT, Incident.first_action_at)):
+        # The duration worked out by the database, as the triggers do, so it falls in the same bucket.
+        for month, workflow, seconds, *g in session.execute(
+                select(month_of(Incident.created_at), Incident.workflow_key,
+                       seconds_between(later, Incident.created_at, dialect), *group).where(later.is_not(None))):
+            out[_key(measure, month, workflow, "", "", *g, bucket=duration_bucket(seconds))] += 1
     return out
 
 
@@ -98,7 +117,7 @@ def drift(session: Session) -> dict[Key, tuple[int, int]]:
 
 def _key(measure: str, month: str | None, workflow: str, state: str, clause: str, in_case_file: Any,
          restricted: Any, side: str, team_id: int | None, severity: str = "", outcome: str = "",
-         subject_role: str = "") -> Key:
+         subject_role: str = "", bucket: int = 0) -> Key:
     # SQLite gives the two flags back as 0/1 from an expression; PostgreSQL as booleans.
     return (measure, month, workflow, state, clause, bool(in_case_file), bool(restricted), side, team_id, severity,
-            outcome, subject_role)
+            outcome, subject_role, bucket)

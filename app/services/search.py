@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Float, Integer, Select, TextClause, column, func, select, text
 from sqlalchemy.orm import Session
 
-from app.models.counts import GROUP_BY_ID_INDEX, SAMPLE_INDEX
+from app.models.counts import GROUP_BY_ID_INDEX
 
 # The FTS5 tables and their shadow tables: Alembic's autogenerate must not see them (no model declares them).
 FTS_TABLES = ("incidents_fts", "posts_fts", "notes_fts")
@@ -46,14 +46,14 @@ PG_NOTE_TEXT = f"audit_events.{SEARCH_VECTOR}"
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Alembic ``include_object``: leave the search tables, columns and indexes, and the dashboards' sample and
-    group-by-id indexes (things the models cannot declare, or declare for one database only), out of
+    """Alembic ``include_object``: leave the search tables, columns and indexes, and the dashboards'
+    group-by-id index (things the models cannot declare, or declare for one database only), out of
     autogenerate's comparison."""
     if type_ == "table" and name and any(name == f"{t}{s}" for t in FTS_TABLES for s in FTS_SHADOW_SUFFIXES):
         return False
     if type_ == "column" and name == SEARCH_VECTOR:
         return False
-    return not (type_ == "index" and (name in SEARCH_INDEXES or name in (SAMPLE_INDEX, GROUP_BY_ID_INDEX)))
+    return not (type_ == "index" and (name in SEARCH_INDEXES or name == GROUP_BY_ID_INDEX))
 
 
 def terms_of(query: str) -> tuple[str, ...]:

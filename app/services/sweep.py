@@ -106,23 +106,23 @@ class OverdueNotices:
     used to queue 134,000)."""
 
     def __init__(self) -> None:
-        self._told: dict[int, tuple[User, dict[str, tuple[Deadline, notifications.Overdue]]]] = {}
+        self._told: dict[int, tuple[User, dict[str, notifications.Overdue]]] = {}  # user id -> (user, key -> item)
 
     def add(self, users: list[User], deadline: Deadline) -> None:
         key = overdue_key(deadline)
         overdue = notifications.Overdue(deadline.incident, deadline.title, deadline.due_at)
         for user in users:
-            self._told.setdefault(user.id, (user, {}))[1].setdefault(key, (deadline, overdue))
+            self._told.setdefault(user.id, (user, {}))[1].setdefault(key, overdue)
 
     def messages(self) -> list[notifications.Message]:
         messages = []
         for user, told in self._told.values():
             if len(told) == 1:
-                [(key, (deadline, overdue))] = told.items()
+                [(key, overdue)] = told.items()
                 subject, body = notifications.overdue_message(overdue)
-                messages.append(notifications.Message(user, deadline.incident, subject, body, f"{key}:user:{user.id}"))
+                messages.append(notifications.Message(user, overdue.incident, subject, body, f"{key}:user:{user.id}"))
                 continue
-            subject, body = notifications.overdue_digest([overdue for _, overdue in told.values()])
+            subject, body = notifications.overdue_digest(list(told.values()))
             # The same deadlines and due times make the same key: a digest is queued once, whichever worker writes it.
             digest = hashlib.sha256("\n".join(sorted(told)).encode()).hexdigest()
             messages.append(notifications.Message(user, None, subject, body, f"overdue-digest:{digest}:user:{user.id}"))

@@ -32,9 +32,9 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # A negative cache_size is in KiB. SQLite's default (2 MB) is tiny next to a large database: the
-        # dashboards re-read the same index and table pages on every build (bench/RESULTS.md run 19).
-        cursor.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+        # SQLite's default (2 MB) is tiny next to a large database: the dashboards re-read the same index and
+        # table pages on every build (bench/RESULTS.md run 19).
+        cursor.execute(_cache_pragma(cache_mb))
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -43,6 +43,19 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
 
 
 PG_SESSION_SETTINGS = "-c jit=off -c random_page_cost=1.1"
+
+
+def _cache_pragma(cache_mb: int) -> str:
+    return f"PRAGMA cache_size=-{int(cache_mb) * 1024}"  # a negative size is in KiB
+
+
+def limit_sqlite_cache(session: Session, cache_mb: int) -> None:
+    """Give the session's current SQLite connection a page cache of ``cache_mb`` (PostgreSQL: nothing changes). For
+    a bulk writer such as the import, which does not read again the pages it appends to: a large cache would
+    only hold memory (bench/RESULTS.md run 19)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_cache_pragma(cache_mb))
 
 
 def make_engine(url: str, *, sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB, **options: Any) -> Engine:

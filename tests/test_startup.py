@@ -122,6 +122,18 @@ def test_sqlite_connections_get_the_configured_page_cache(tmp_path, monkeypatch)
         assert connection.execute(text("PRAGMA cache_size")).scalar() == -32 * 1024
 
 
+def test_a_bulk_writer_can_give_its_connection_a_small_page_cache(db):
+    from sqlalchemy import text
+
+    from app.extensions import limit_sqlite_cache
+    from app.imports_cli import IMPORT_SQLITE_CACHE_MB
+
+    limit_sqlite_cache(db, IMPORT_SQLITE_CACHE_MB)  # what the import does at each batch; PostgreSQL: nothing
+    if db.get_bind().dialect.name == "sqlite":
+        assert db.execute(text("PRAGMA cache_size")).scalar() == -IMPORT_SQLITE_CACHE_MB * 1024
+    db.rollback()
+
+
 @pytest.mark.parametrize("value, problem", [("0", "must be at least 1 (megabytes), not 0"),
                                             ("-5", "must be at least 1 (megabytes), not -5"),
                                             ("lots", "must be a whole number, not 'lots'")])

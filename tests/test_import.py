@@ -528,3 +528,27 @@ def test_open_incidents_writes_what_open_incident_writes(app, db, make):
 
     db.rollback()  # verify_chain reads through a connection of its own
     assert verify_chain(db) is None
+
+
+def test_the_import_writes_through_a_connection_with_a_small_page_cache(app, db, tmp_path):
+    """The dashboards' large SQLite page cache would only hold the pages an import appends to and never reads again
+    (bench/RESULTS.md run 19): each batch is written with IMPORT_SQLITE_CACHE_MB."""
+    from sqlalchemy import text
+
+    from app import imports_cli
+
+    if db.get_bind().dialect.name != "sqlite":
+        pytest.skip("a SQLite setting; PostgreSQL's buffers are the server's")
+    path = tmp_path / "posts.csv"
+    path.write_text("url\nhttps://x.com/a/status/1\nhttps://x.com/a/status/2\nhttps://x.com/a/status/3\n")
+    seen: list[int] = []
+
+    def handle(batch):  # type: ignore[no-untyped-def]
+        seen.append(db.execute(text("PRAGMA cache_size")).scalar())
+        return []
+
+    assert db.execute(text("PRAGMA cache_size")).scalar() != -imports_cli.IMPORT_SQLITE_CACHE_MB * 1024
+    db.rollback()
+    source = imports_cli._open(path, None, (), imports.POST_COLUMNS, ("url",))
+    imports_cli._run(source, tmp_path / "rejects.csv", 2, "Importing", handle)
+    assert seen and set(seen) == {-imports_cli.IMPORT_SQLITE_CACHE_MB * 1024}

@@ -42,18 +42,18 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         return
     dialect = session.get_bind().dialect
     keys = tuple(rows[0])
-    if dialect.name != "sqlite" or any(len(row) != len(keys) or row.keys() != rows[0].keys() for row in rows):
+    if dialect.name != "sqlite" or any(row.keys() != rows[0].keys() for row in rows):
         session.execute(insert(table), rows)
         return
-    sql, columns, prepare = _compiled(table, keys, dialect)
-    session.connection().exec_driver_sql(sql, [tuple(prepare[i](row) for i in range(len(columns))) for row in rows])
+    sql, prepare = _compiled(table, keys, dialect)
+    session.connection().exec_driver_sql(sql, [tuple(value(row) for value in prepare) for row in rows])
 
 
 _Prepare = Callable[[dict[str, Any]], Any]
-_COMPILED: dict[tuple[str, tuple[str, ...], str], tuple[str, list[str], list[_Prepare]]] = {}
+_COMPILED: dict[tuple[str, tuple[str, ...], str], tuple[str, list[_Prepare]]] = {}
 
 
-def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[str], list[_Prepare]]:
+def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[_Prepare]]:
     """The INSERT for ``keys`` plus every column with a Python default, and for each of its parameters in order a
     function of a row giving the driver's value (the row's value or the default, through the bind processor)."""
     cache_key = (table.name, keys, dialect.name)
@@ -66,7 +66,7 @@ def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[st
     if sorted(columns) != sorted([*keys, *defaulted]):
         raise RuntimeError(f"{table.name}: unexpected parameters {columns}")
     prepare = [_preparer(table, name, name in keys, dialect) for name in columns]
-    found = _COMPILED[cache_key] = (str(compiled), columns, prepare)
+    found = _COMPILED[cache_key] = (str(compiled), prepare)
     return found
 
 

@@ -152,6 +152,12 @@ def _opened_since(start: datetime) -> ColumnElement[bool]:
     return Incident.created_at >= start
 
 
+def _opened_in(months: Sequence[Month]) -> list[ColumnElement[bool]]:
+    """Incidents opened in the period's months: exactly the months the running counts are read for, so the rows a
+    section adds to the counts are the same cohort."""
+    return [_opened_since(months[0].start), Incident.created_at < months[-1].end]
+
+
 def _closed_since(start: datetime) -> ColumnElement[bool]:
     """Incidents closed since ``start``: a range on ix_incidents_dashboard_closed (visibility columns included)."""
     return Incident.closed_at >= start
@@ -370,36 +376,16 @@ def timings(session: Session, scope: Scope, registry: WorkflowRegistry, months: 
     opened in the period (closed ones, and ones with an action, respectively). Exact (nearest rank) up to
     EXACT_LIMIT incidents in the groups the viewer's role sees; above it, from the running counts' duration
     histograms plus the viewer's personal incidents put in the same buckets."""
-    dialect = session.get_bind().dialect.name
     month_keys = [m.key for m in months]
     size = sum(n for _, n in scope.counts(session, OPENED, IncidentCount.measure,
                                           where=[IncidentCount.month.in_(month_keys)]))
     approximate = size > EXACT_LIMIT
     if approximate:
-        def histogram(measure: str, later: Any) -> dict[str, dict[str, float | int]]:
-            counts = _add({}, scope.counts(session, measure, IncidentCount.workflow_key, IncidentCount.bucket,
-                                           where=[IncidentCount.month.in_(month_keys)]))
-            for key, seconds in session.execute(
-                    select(Incident.workflow_key, seconds_between(later, Incident.created_at, dialect))
-                    .where(_opened_since(months[0].start), Incident.created_at < months[-1].end, scope.rows,
-                           later.is_not(None))):  # the counts' months, exactly
-                bucket = (key, duration_bucket(seconds))
-                counts[bucket] = counts.get(bucket, 0) + 1
-            return _histogram_percentiles(counts)
-
-        close, act = histogram(TO_CLOSE, Incident.closed_at), histogram(TO_ACT, Incident.first_action_at)
+        close = _histogram_times(session, scope, months, TO_CLOSE, Incident.closed_at)
+        act = _histogram_times(session, scope, months, TO_ACT, Incident.first_action_at)
     else:
-        # ``workflow_key || ''``: the same key, but not a bare column, so SQLite does not walk a workflow_key index
-        # over every incident to save the sort of the (few thousand) cohort rows the window functions need.
-        wf_key = (Incident.workflow_key + literal("")).label("key")
-
-        def values(later: Any) -> Any:
-            return union_all(*(select(wf_key, seconds_between(later, Incident.created_at, dialect).label("value"))
-                               .where(_opened_since(months[0].start), part, later.is_not(None))
-                               for part in scope.parts)).subquery()
-
-        close = _percentiles(session, values(Incident.closed_at))
-        act = _percentiles(session, values(Incident.first_action_at))
+        close = _exact_times(session, scope, months, Incident.closed_at)
+        act = _exact_times(session, scope, months, Incident.first_action_at)
     out = []
     for key in sorted(set(close) | set(act)):
         title = registry.current[key].title if key in registry.current else key
@@ -407,6 +393,33 @@ def timings(session: Session, scope: Scope, registry: WorkflowRegistry, months: 
         out.append(Timing(key, title, int(c.get("n", 0)), c.get("p50"), c.get("p90"), int(a.get("n", 0)),
                           a.get("p50"), a.get("p90"), approximate))
     return sorted(out, key=lambda t: t.workflow_title)
+
+
+def _exact_times(session: Session, scope: Scope, months: Sequence[Month],
+                 later: Any) -> dict[str, dict[str, float | int]]:
+    """Percentiles per workflow of ``later - created_at`` over every incident of the cohort, in SQL."""
+    dialect = session.get_bind().dialect.name
+    # ``workflow_key || ''``: the same key, but not a bare column, so SQLite does not walk a workflow_key index
+    # over every incident to save the sort of the (few thousand) cohort rows the window functions need.
+    wf_key = (Incident.workflow_key + literal("")).label("key")
+    values = union_all(*(select(wf_key, seconds_between(later, Incident.created_at, dialect).label("value"))
+                         .where(*_opened_in(months), part, later.is_not(None)) for part in scope.parts))
+    return _percentiles(session, values.subquery())
+
+
+def _histogram_times(session: Session, scope: Scope, months: Sequence[Month], measure: str,
+                     later: Any) -> dict[str, dict[str, float | int]]:
+    """Percentiles per workflow from the counts' duration buckets (``measure``) plus the viewer's personal
+    incidents put in the same buckets."""
+    dialect = session.get_bind().dialect.name
+    counts = _add({}, scope.counts(session, measure, IncidentCount.workflow_key, IncidentCount.bucket,
+                                   where=[IncidentCount.month.in_([m.key for m in months])]))
+    for key, seconds in session.execute(
+            select(Incident.workflow_key, seconds_between(later, Incident.created_at, dialect))
+            .where(*_opened_in(months), scope.rows, later.is_not(None))):
+        bucket = (key, duration_bucket(seconds))
+        counts[bucket] = counts.get(bucket, 0) + 1
+    return _histogram_percentiles(counts)
 
 
 def _histogram_percentiles(counts: dict[tuple[str, int], int],
@@ -615,8 +628,7 @@ def sanctions(session: Session, scope: Scope, registry: WorkflowRegistry, months
     """Outcomes recorded on incidents opened in the period: by clause cited and severity, and by the subject's
     role (officer or contributor), so like cases can be seen to get like outcomes. From the running counts
     (``sanction`` and ``by_role``) plus the viewer's personal incidents row by row."""
-    start, end = months[0].start, months[-1].end
-    cohort = [_opened_since(start), Incident.created_at < end, Incident.outcome.is_not(None), scope.rows]
+    cohort = [*_opened_in(months), Incident.outcome.is_not(None), scope.rows]
     in_period = [IncidentCount.month.in_([m.key for m in months])]
     # From the incidents with an outcome (ix_incidents_outcomes) to their clauses; ``clause_key || ''`` so SQLite
     # does not instead walk every citation ever made in clause order to save sorting a few hundred groups.

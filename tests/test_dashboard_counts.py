@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from app.models import CaseFile, Incident, IncidentClause, IncidentCount, IncidentShare, Person, Team, User
+from app.models import CaseFile, Deadline, Incident, IncidentClause, IncidentCount, IncidentShare, Person, Team, User
 from app.models.counts import (
     BY_ROLE,
+    DUE,
     DURATION_BUCKET_STARTS,
     SANCTION,
     TO_ACT,
@@ -32,7 +33,7 @@ from app.services import counts, dashboard
 from app.services.demo import load_demo
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-COUNTED_SECTIONS = ("volume", "open_states", "clauses", "timings", "sanctions")
+COUNTED_SECTIONS = ("volume", "open_states", "due", "clauses", "timings", "sanctions")
 OUTCOMES = (None, "no further action", "advice", "removal requested", "formal warning")
 
 
@@ -98,6 +99,7 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
         elif roll < 0.45:  # a first action, some of them within the first minute
             incident.first_action_at = incident.created_at + timedelta(seconds=acts.choice([0, 59, 61, 86_400 * 9]))
         db.flush()
+    _shuffle_deadlines(db, incidents, random.Random(seed + 2))
     for clause in db.scalars(select(IncidentClause).limit(3)):
         db.delete(clause)
     for clause in db.scalars(select(IncidentClause).limit(2)):
@@ -108,6 +110,51 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
     assert subjects, "some incidents with an outcome have a subject"
     for person in subjects[:4]:
         person.role = "contributor" if person.role == "officer" else "officer"
+    db.flush()
+
+
+# Due times on the edges of the dashboard's days and week (NOW is a Monday noon, UTC): midnight, a microsecond
+# before it, NOW itself, exactly a week on, and the last microsecond of the seventh day.
+EDGES = (datetime(2026, 6, 15, tzinfo=UTC), datetime(2026, 6, 14, 23, 59, 59, 999_999, tzinfo=UTC), NOW,
+         NOW + timedelta(days=7), datetime(2026, 6, 22, 23, 59, 59, 999_999, tzinfo=UTC),
+         datetime(2026, 6, 23, tzinfo=UTC))
+
+
+def _shuffle_deadlines(db, incidents, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+    """Starts deadlines due from a month ago to a month ahead (some on the edges of a day or of the week), then
+    meets, pauses, cancels, resumes, extends and deletes some of them."""
+    for incident in rng.sample(incidents, k=min(len(incidents), 40)):
+        for n in range(rng.randint(1, 3)):
+            due = rng.choice([*EDGES, NOW + timedelta(hours=rng.randint(-24 * 30, 24 * 30), minutes=rng.randint(0, 59))])
+            db.add(Deadline(incident_id=incident.id, key=f"k{n}", title="t", why="w", duration="10 days",
+                            calendar="england", started_at=due - timedelta(days=10), due_at=due,
+                            status=rng.choice(["running", "running", "running", "paused"])))
+    db.flush()
+    for deadline in db.scalars(select(Deadline).order_by(Deadline.id)).all():
+        roll = rng.random()
+        if roll < 0.1:
+            deadline.status, deadline.finished_at = "met", NOW
+        elif roll < 0.15:
+            deadline.status = "cancelled"
+        elif roll < 0.2:
+            deadline.status = "paused" if deadline.status == "running" else "running"
+        elif roll < 0.3:
+            deadline.due_at = rng.choice([*EDGES, deadline.due_at + timedelta(days=rng.randint(1, 9))])
+        elif roll < 0.33:
+            db.delete(deadline)
+    db.flush()
+    # Incidents with running deadlines change group and workflow: the deadlines' counts move with them.
+    running = [db.get(Incident, i) for i in db.scalars(select(Deadline.incident_id).where(Deadline.status == "running")
+                                                       .distinct().order_by(Deadline.incident_id))]
+    assert len(running) >= 10
+    teams = [None, *db.scalars(select(Team.id))]
+    for n, incident in enumerate(running[:12]):
+        if n % 3 == 0:
+            incident.team_id = rng.choice(teams)
+        elif n % 3 == 1:
+            incident.restricted = not incident.restricted
+        else:
+            incident.workflow_key = rng.choice(["press-referral", "content-removal", "problem-solving"])
     db.flush()
 
 
@@ -127,6 +174,7 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     kept_measures = {key[0] for key in counts.current(db)}
     assert {SANCTION, BY_ROLE} <= kept_measures, "outcomes by clause and by subject role are counted"
     assert {TO_CLOSE, TO_ACT} <= kept_measures, "times to close and to act are counted in duration buckets"
+    assert DUE in kept_measures, "running deadlines are counted by the day they fall due"
 
     rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
     kept = counts.current(db)
@@ -144,6 +192,13 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
                       .where(Incident.reference.like("R-%")).limit(1))  # one of ours: nothing else refers to it
     assert cited is not None
     db.execute(delete(Incident).where(Incident.id == cited))
+    db.commit()
+    assert counts.drift(db) == {}
+    # And its running deadlines' counts (the deadlines go by cascade).
+    with_deadline = db.scalar(select(Deadline.incident_id).join(Incident, Incident.id == Deadline.incident_id)
+                              .where(Incident.reference.like("R-%"), Deadline.status == "running").limit(1))
+    assert with_deadline is not None
+    db.execute(delete(Incident).where(Incident.id == with_deadline))
     db.commit()
     assert counts.drift(db) == {}
 
@@ -171,6 +226,7 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
     assert from_counts.keys() == from_rows.keys() and len(from_counts) >= 8
     admin = next(u for u in db.scalars(select(User).where(User.role == "admin")))
     assert from_counts[admin.id]["sanctions"].by_clause and any(from_counts[admin.id]["sanctions"].by_role.values())
+    assert from_counts[admin.id]["due"].overdue and from_counts[admin.id]["due"].due_this_week
     for user_id, board in from_counts.items():
         for section in COUNTED_SECTIONS:
             assert board[section] == from_rows[user_id][section], (db.get(User, user_id).role, section)

@@ -15,7 +15,7 @@ what lets a count respect access control: the role's view of a group is a WHERE 
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from math import sqrt
 from typing import Any
 
@@ -35,6 +35,9 @@ BY_ROLE = "by_role"  # the subject's role and the outcome (incidents with a subj
 # Histograms of durations, by the month opened, workflow_key and ``bucket`` (migration 0022):
 TO_CLOSE = "to_close"  # closed_at - created_at, of closed incidents
 TO_ACT = "to_act"  # first_action_at - created_at, of incidents with a first action
+# Running deadlines by the UTC day they fall due (``bucket``: ``due_day``), their incident's workflow_key and group
+# (migration 0023):
+DUE = "due"
 
 # Duration buckets: [0, 60.5 s), then each about 5% wider than the one before, the last open-ended (past ten
 # years). Whole-second bounds + 0.5 s, so a duration of whole seconds is never on a bound whatever floating-point
@@ -76,6 +79,20 @@ def seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[flo
     if dialect == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) * 86400.0
     return cast(func.extract("epoch", later - earlier), Float)
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def due_day(instant: datetime) -> int:
+    """The UTC day an instant falls on, as days since 1970-01-01: the ``bucket`` of a running deadline's ``due``
+    count (migration 0023 works it out from the stored value the same way)."""
+    return (instant.astimezone(UTC).date() - _EPOCH_DAY).days
+
+
+def day_start(day: int) -> datetime:
+    """Midnight UTC starting ``day`` (``due_day``'s inverse)."""
+    return datetime.combine(_EPOCH_DAY + timedelta(days=day), time(0), UTC)
 
 
 # An incident's group and assignment by id, for the dashboards' "due" (migration 0021; PostgreSQL only).

@@ -13,16 +13,18 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.models import CalendarMonth, Incident, IncidentClause, IncidentCount, Person
+from app.models import CalendarMonth, Deadline, Incident, IncidentClause, IncidentCount, Person
 from app.models.counts import (
     BY_ROLE,
     CITED,
     CLOSED,
+    DUE,
     OPEN,
     OPENED,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
+    due_day,
     duration_bucket,
     seconds_between,
 )
@@ -65,7 +67,7 @@ def current(session: Session) -> Counter[Key]:
 
 
 def recount(session: Session) -> Counter[Key]:
-    """The counts as they should be, read from every incident and citation."""
+    """The counts as they should be, read from every incident, citation and running deadline."""
     out: Counter[Key] = Counter()
 
     def month_of(instant: Any) -> Any:
@@ -105,6 +107,10 @@ def recount(session: Session) -> Counter[Key]:
                 select(month_of(Incident.created_at), Incident.workflow_key,
                        seconds_between(later, Incident.created_at, dialect), *group).where(later.is_not(None))):
             out[_key(measure, month, workflow, "", "", *g, bucket=duration_bucket(seconds))] += 1
+    for due_at, workflow, *g in session.execute(
+            select(Deadline.due_at, Incident.workflow_key, *group).join(Incident, Incident.id == Deadline.incident_id)
+            .where(Deadline.status == "running")):
+        out[_key(DUE, "", workflow, "", "", *g, bucket=due_day(due_at))] += 1
     return out
 
 

@@ -5,7 +5,8 @@ Choices, so the numbers can be trusted and stay fast at a million incidents:
 - **Access.** Every figure counts only incidents ``visible_incidents(viewer)`` admits (app/permissions.py), the
   same rule as searches and exports: a rep's dashboard counts only the rep's cases.
 - **Running counts.** Incidents opened and closed per month, open by state, clauses cited per month and the
-  sanctions (outcomes by clause, severity and subject role, by month opened) are read from ``incident_counts``
+  sanctions (outcomes by clause, severity and subject role, by month opened), and running deadlines by the day
+  they fall due (all but today and the seventh day, which "now" cuts through) are read from ``incident_counts``
   (kept by database triggers, app/models/counts.py), summed over the groups of incidents the viewer's role sees,
   plus a row-by-row count of the few incidents the viewer sees only personally (``Scope``). Their cost does not
   grow with the number of incidents. Row by row throughout when the dashboard's zone is not the counts'
@@ -59,12 +60,15 @@ from app.models.counts import (
     BY_ROLE,
     CITED,
     CLOSED,
+    DUE,
     OPEN,
     OPENED,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
     bucket_value,
+    day_start,
+    due_day,
     duration_bucket,
     seconds_between,
 )
@@ -344,18 +348,35 @@ class Due:
         return sum(r.due_this_week for r in self.rows)
 
 
-def due(session: Session, viewer: User, registry: WorkflowRegistry, now: datetime) -> Due:
-    """Running deadlines past due (overdue) and due in the next seven days, per workflow; read through the
-    (status, due_at) index."""
-    overdue = func.sum(case((Deadline.due_at <= now, 1), else_=0))
-    week = func.sum(case((Deadline.due_at > now, 1), else_=0))
-    rows = session.execute(
-        select(Incident.workflow_key, overdue, week).join(Incident, Incident.id == Deadline.incident_id)
-        .where(Deadline.status == "running", Deadline.due_at <= now + WEEK, visible_incidents(viewer))
-        .group_by(Incident.workflow_key)).all()
-    out = [DueCount(k, registry.current[k].title if k in registry.current else k, int(o or 0), int(w or 0))
-           for k, o, w in rows]
-    return Due(sorted(out, key=lambda r: (-r.overdue, -r.due_this_week, r.workflow_title)))
+def due(session: Session, scope: Scope, registry: WorkflowRegistry, now: datetime) -> Due:
+    """Running deadlines past due (overdue) and due in the next seven days, per workflow. For the groups the viewer's
+    role sees, whole days come from the running counts (by the UTC day due, migration 0023), and only today and the
+    seventh day, which ``now`` cuts through, are read deadline by deadline (each day a range of the (status,
+    due_at) index: an OR of the two would have the database read every running deadline). The incidents the viewer
+    sees only personally are read deadline by deadline through their ids."""
+    until = now + WEEK
+    kind = case((Deadline.due_at <= now, "overdue"), else_="week").label("kind")
+    counts: dict[Any, int] = {}
+
+    def add_rows(*where: ColumnElement[bool]) -> None:
+        _add(counts, session.execute(
+            select(Incident.workflow_key, kind, func.count()).join(Incident, Incident.id == Deadline.incident_id)
+            .where(Deadline.status == "running", *where).group_by(Incident.workflow_key, kind)).all())
+
+    ids = scope.personal_ids
+    add_rows(Deadline.due_at <= until, Deadline.incident_id.in_(ids) if ids is not None else scope.rows)
+    if scope.counted:
+        today, last = due_day(now), due_day(until)
+        group = visible_by_group(scope.viewer, INCIDENT_GROUP)
+        add_rows(Deadline.due_at >= day_start(today), Deadline.due_at < day_start(today + 1), group)
+        add_rows(Deadline.due_at >= day_start(last), Deadline.due_at <= until, group)
+        day_kind = case((IncidentCount.bucket < today, "overdue"), else_="week")
+        _add(counts, scope.counts(session, DUE, IncidentCount.workflow_key, day_kind,
+                                  where=[IncidentCount.bucket != today, IncidentCount.bucket < last]))
+    out = [DueCount(k, registry.current[k].title if k in registry.current else k, counts.get((k, "overdue"), 0),
+                    counts.get((k, "week"), 0)) for k in {workflow for workflow, _kind in counts}]
+    return Due(sorted((r for r in out if r.overdue or r.due_this_week),
+                      key=lambda r: (-r.overdue, -r.due_this_week, r.workflow_title)))
 
 
 @dataclass
@@ -693,7 +714,7 @@ def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: 
     makers: dict[str, Callable[[], Any]] = {
         "volume": lambda: volume(session, scope, months),
         "open_states": lambda: open_by_state(session, scope, registry),
-        "due": lambda: due(session, viewer, registry, now),
+        "due": lambda: due(session, scope, registry, now),
         "timings": lambda: timings(session, scope, registry, months),
         "clauses": lambda: clauses_over_time(session, scope, registry, months),
         "removal": lambda: removal(session, viewer, start),

@@ -42,6 +42,8 @@ class ReferenceCounter(Base):
 
 # What visible_incidents tests on a row: the dashboard's indexes carry them so counts never visit the table.
 _VISIBILITY = ("restricted", "side", "team_id", "case_file_id", "assignee_id", "created_by_id")
+# An incident's group (app.permissions.GroupColumns), in migration 0024's order.
+_GROUP = ("case_file_id", "restricted", "side", "team_id")
 
 
 class Incident(Base):
@@ -58,9 +60,11 @@ class Incident(Base):
         Index("ix_incidents_workflow_key_id", "workflow_key", "id"),
         # ... and within a state (PostgreSQL otherwise sorted every incident of the state: 0018).
         Index("ix_incidents_state_id", "state", "id"),
-        Index("ix_incidents_assignee_closed", "assignee_id", "closed_at"),
+        # Whose incidents (the queue's "assigned to me"; the dashboards' personal incidents, 0015): with the group
+        # columns, a dashboard finds someone's incidents outside their role's groups from the index alone (0024).
+        Index("ix_incidents_assignee_closed", "assignee_id", "closed_at", *_GROUP, postgresql_include=["id"]),
         Index("ix_incidents_created_at", "created_at"),
-        Index("ix_incidents_created_by_id", "created_by_id"),  # whose own incidents (dashboards, 0015)
+        Index("ix_incidents_created_by_id", "created_by_id", *_GROUP, postgresql_include=["id"]),
         # The dashboards: every count over the incidents opened in the period (and their times to close and
         # to first action) is read from this index alone, visibility columns included, never the table.
         Index("ix_incidents_dashboard_opened", "created_at", "workflow_key", "state", "closed_at", "first_action_at",

@@ -234,7 +234,8 @@ class Scope:
     def _personal(self) -> ColumnElement[bool]:
         # NOT of a NULL comparison (no team) is NULL, which a WHERE drops: coalesce, so such a row stays personal.
         group = func.coalesce(visible_by_group(self.viewer, INCIDENT_GROUP), false())
-        return and_(Incident.id.in_(personal_candidates(self.viewer)), visible_personally(self.viewer), ~group)
+        return and_(Incident.id.in_(personal_candidates(self.viewer, among=~group)), visible_personally(self.viewer),
+                    ~group)
 
     @property
     def rows(self) -> ColumnElement[bool]:

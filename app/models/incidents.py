@@ -81,7 +81,9 @@ class Incident(Base):
               postgresql_where=text("case_file_id IS NOT NULL")),
         Index("ix_incidents_outcomes", "created_at", "outcome", "severity", "subject_id", *_VISIBILITY,
               sqlite_where=text("outcome IS NOT NULL"), postgresql_where=text("outcome IS NOT NULL")),
-        Index("ix_incidents_workflow_created", "workflow_key", "created_at", "state", *_VISIBILITY),
+        # One workflow's incidents opened in the period (the dashboards' removal and press), id and all (0025).
+        Index("ix_incidents_workflow_created", "workflow_key", "created_at", "state", *_VISIBILITY,
+              postgresql_include=["id"]),
         Index("ix_incidents_team_created", "team_id", "created_at", "workflow_key", "closed_at", "first_action_at",
               *(c for c in _VISIBILITY if c != "team_id")),
     )

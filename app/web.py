@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
@@ -154,3 +156,13 @@ def init_app(app: Flask) -> None:
     # Why a file holds special-category data (union membership, health): shown as a marker on the file.
     app.jinja_env.globals["special_category"] = special_category
     app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()
+    app.jinja_env.filters["number_cells"] = number_cells
+
+
+def number_cells(counts: Mapping[str, object], keys: Iterable[str]) -> Markup:
+    """``<td class="num">`` cells of ``counts`` in the order of ``keys`` (blank where a key has none), built in one
+    go: the sanctions grid has thousands of cells at scale (196 rows by 26 outcomes at a million incidents), and a
+    template loop over them was a fifth of the dashboard page's time. Each value is escaped all the same."""
+    # Every value goes through escape(); the rest is this literal markup. (Markup.join or % per cell escape the same
+    # way but cost three times as much.)
+    return Markup("".join(f'<td class="num">{escape(counts.get(key, ""))}</td>' for key in keys))  # noqa: S704

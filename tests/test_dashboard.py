@@ -236,3 +236,11 @@ def test_charts_are_labelled_images_readable_without_colour():
     assert "T &lt;1&gt;" in svgs[0] and ">3</text>" in svgs[0]  # escaped title; the value written on the bar
     assert 'url(#c1-p1)' in svgs[0]  # the second series is patterned, not only another colour
     assert "x &amp; y" in svgs[1] and 'stroke-dasharray="6 3"' in svgs[2]
+
+
+def test_number_cells_are_in_the_given_order_blank_where_missing_and_escaped():
+    from app.web import number_cells
+
+    cells = number_cells({"advice": 3, "warning": "<script>alert(1)</script>"}, ["warning", "removal", "advice"])
+    assert str(cells) == ('<td class="num">&lt;script&gt;alert(1)&lt;/script&gt;</td><td class="num"></td>'
+                          '<td class="num">3</td>')

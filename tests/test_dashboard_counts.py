@@ -19,6 +19,7 @@ from app.models.counts import (
     BY_ROLE,
     DUE,
     DURATION_BUCKET_STARTS,
+    PRESS,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
@@ -33,7 +34,7 @@ from app.services import counts, dashboard
 from app.services.demo import load_demo
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-COUNTED_SECTIONS = ("volume", "open_states", "due", "clauses", "timings", "sanctions")
+COUNTED_SECTIONS = ("volume", "open_states", "due", "clauses", "timings", "press", "sanctions")
 OUTCOMES = (None, "no further action", "advice", "removal requested", "formal warning")
 
 
@@ -123,17 +124,28 @@ EDGES = (datetime(2026, 6, 15, tzinfo=UTC), datetime(2026, 6, 14, 23, 59, 59, 99
 def _shuffle_deadlines(db, incidents, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
     """Starts deadlines due from a month ago to a month ahead (some on the edges of a day or of the week), then
     meets, pauses, cancels, resumes, extends and deletes some of them."""
-    for incident in rng.sample(incidents, k=min(len(incidents), 40)):
+    press = [i for i in incidents if i.workflow_key == "press-referral"]
+    assert press, "some incidents are press referrals (their 'forward' deadlines are counted by outcome)"
+    for incident in [*rng.sample(incidents, k=min(len(incidents), 40)), *press]:
         for n in range(rng.randint(1, 3)):
             due = rng.choice([*EDGES, NOW + timedelta(hours=rng.randint(-24 * 30, 24 * 30), minutes=rng.randint(0, 59))])
-            db.add(Deadline(incident_id=incident.id, key=f"k{n}", title="t", why="w", duration="10 days",
-                            calendar="england", started_at=due - timedelta(days=10), due_at=due,
-                            status=rng.choice(["running", "running", "running", "paused"])))
+            status = rng.choice(["running", "running", "running", "paused", "met", "cancelled"])
+            # Met before or after the due time, or (as the app never writes) with no time at all.
+            finished = rng.choice([None, due - timedelta(hours=1), due + timedelta(hours=1)]) if status == "met" else None
+            db.add(Deadline(incident_id=incident.id, key="forward" if n == 0 else f"k{n}", title="t", why="w",
+                            duration="10 days", calendar="england", started_at=due - timedelta(days=10), due_at=due,
+                            status=status, finished_at=finished))
+    for incident in press:  # every outcome on each press referral: within, late, waiting, stopped
+        for status, due, finished in (("met", NOW, NOW - timedelta(hours=2)), ("met", NOW - timedelta(days=2), NOW),
+                                      ("running", NOW + timedelta(days=3), None), ("cancelled", NOW, None)):
+            db.add(Deadline(incident_id=incident.id, key="forward", title="t", why="w", duration="1 day",
+                            calendar="england", started_at=due - timedelta(days=1), due_at=due, status=status,
+                            finished_at=finished))
     db.flush()
     for deadline in db.scalars(select(Deadline).order_by(Deadline.id)).all():
         roll = rng.random()
         if roll < 0.1:
-            deadline.status, deadline.finished_at = "met", NOW
+            deadline.status, deadline.finished_at = "met", rng.choice([NOW, deadline.due_at, None])
         elif roll < 0.15:
             deadline.status = "cancelled"
         elif roll < 0.2:
@@ -175,6 +187,7 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     assert {SANCTION, BY_ROLE} <= kept_measures, "outcomes by clause and by subject role are counted"
     assert {TO_CLOSE, TO_ACT} <= kept_measures, "times to close and to act are counted in duration buckets"
     assert DUE in kept_measures, "running deadlines are counted by the day they fall due"
+    assert PRESS in kept_measures, "press referrals' forward deadlines are counted by outcome"
 
     rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
     kept = counts.current(db)
@@ -227,6 +240,8 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
     admin = next(u for u in db.scalars(select(User).where(User.role == "admin")))
     assert from_counts[admin.id]["sanctions"].by_clause and any(from_counts[admin.id]["sanctions"].by_role.values())
     assert from_counts[admin.id]["due"].overdue and from_counts[admin.id]["due"].due_this_week
+    press = from_counts[admin.id]["press"]
+    assert press.within and press.late and press.waiting and press.not_forwarded, "every outcome is exercised"
     for user_id, board in from_counts.items():
         for section in COUNTED_SECTIONS:
             assert board[section] == from_rows[user_id][section], (db.get(User, user_id).role, section)

@@ -38,6 +38,11 @@ TO_ACT = "to_act"  # first_action_at - created_at, of incidents with a first act
 # Running deadlines by the UTC day they fall due (``bucket``: ``due_day``), their incident's workflow_key and group
 # (migration 0023):
 DUE = "due"
+# The press referrals' 'forward' deadlines by the month their incident was opened and ``outcome`` (migration 0026):
+# within / late / stopped once settled; live (running, paused) and undated (met, no finishing time) by the UTC day
+# they fall due (``bucket``), since whether they are late changes with the clock.
+PRESS = "press"
+PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
 
 # Duration buckets: [0, 60.5 s), then each about 5% wider than the one before, the last open-ended (past ten
 # years). Whole-second bounds + 0.5 s, so a duration of whole seconds is never on a bound whatever floating-point
@@ -88,6 +93,15 @@ def due_day(instant: datetime) -> int:
     """The UTC day an instant falls on, as days since 1970-01-01: the ``bucket`` of a running deadline's ``due``
     count (migration 0023 works it out from the stored value the same way)."""
     return (instant.astimezone(UTC).date() - _EPOCH_DAY).days
+
+
+def press_outcome(status: str, finished_at: datetime | None, due_at: datetime) -> tuple[str, int]:
+    """A forward deadline's (``outcome``, ``bucket``) in the ``press`` counts, as migration 0026 gives them."""
+    if status == "cancelled":
+        return "stopped", 0
+    if status == "met" and finished_at is not None:
+        return ("within" if finished_at <= due_at else "late"), 0
+    return ("undated" if status == "met" else "live"), due_day(due_at)
 
 
 def day_start(day: int) -> datetime:

@@ -19,13 +19,17 @@ from app.models.counts import (
     CITED,
     CLOSED,
     DUE,
+    FORWARD_DEADLINE,
     OPEN,
     OPENED,
+    PRESS,
+    PRESS_WORKFLOW,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
     due_day,
     duration_bucket,
+    press_outcome,
     seconds_between,
 )
 
@@ -111,6 +115,12 @@ def recount(session: Session) -> Counter[Key]:
             select(Deadline.due_at, Incident.workflow_key, *group).join(Incident, Incident.id == Deadline.incident_id)
             .where(Deadline.status == "running")):
         out[_key(DUE, "", workflow, "", "", *g, bucket=due_day(due_at))] += 1
+    for month, status, finished_at, due_at, *g in session.execute(
+            select(month_of(Incident.created_at), Deadline.status, Deadline.finished_at, Deadline.due_at, *group)
+            .join(Incident, Incident.id == Deadline.incident_id)
+            .where(Incident.workflow_key == PRESS_WORKFLOW, Deadline.key == FORWARD_DEADLINE)):
+        outcome, bucket = press_outcome(status, finished_at, due_at)
+        out[_key(PRESS, month, "", "", "", *g, outcome=outcome, bucket=bucket)] += 1
     return out
 
 

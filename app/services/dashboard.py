@@ -5,8 +5,9 @@ Choices, so the numbers can be trusted and stay fast at a million incidents:
 - **Access.** Every figure counts only incidents ``visible_incidents(viewer)`` admits (app/permissions.py), the
   same rule as searches and exports: a rep's dashboard counts only the rep's cases.
 - **Running counts.** Incidents opened and closed per month, open by state, clauses cited per month and the
-  sanctions (outcomes by clause, severity and subject role, by month opened), and running deadlines by the day
-  they fall due (all but today and the seventh day, which "now" cuts through) are read from ``incident_counts``
+  sanctions (outcomes by clause, severity and subject role, by month opened), running deadlines by the day
+  they fall due (all but today and the seventh day, which "now" cuts through) and the press referrals' forward
+  deadlines by outcome (all but those still running and due today) are read from ``incident_counts``
   (kept by database triggers, app/models/counts.py), summed over the groups of incidents the viewer's role sees,
   plus a row-by-row count of the few incidents the viewer sees only personally (``Scope``). Their cost does not
   grow with the number of incidents. Row by row throughout when the dashboard's zone is not the counts'
@@ -49,6 +50,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -61,8 +63,11 @@ from app.models.counts import (
     CITED,
     CLOSED,
     DUE,
+    FORWARD_DEADLINE,
     OPEN,
     OPENED,
+    PRESS,
+    PRESS_WORKFLOW,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
@@ -91,7 +96,8 @@ WEEK = timedelta(days=7)
 # The workflow facts the dashboard reads. They name states and deadlines of the workflow files; a test
 # checks they still exist there.
 REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE = "content-removal", "verified_removed", "comply"
-PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
+# The press counts' settled outcomes (migration 0026) as the section names them.
+PRESS_SETTLED = {"within": "within", "late": "late", "stopped": "other"}
 UPHELD_FLAG = "upheld_breach"
 SUBJECT_ROLES = ("officer", "contributor")
 
@@ -577,21 +583,44 @@ class Press:
         return rate(self.within, self.decided)
 
 
-def press(session: Session, viewer: User, now: datetime, start: datetime) -> Press:
-    """Press approaches opened since ``start``, by their 'forward' deadline: met by its due time (within the
+def press(session: Session, scope: Scope, now: datetime, months: Sequence[Month]) -> Press:
+    """Press approaches opened in the period, by their 'forward' deadline: met by its due time (within the
     target), met late or still running past due (late), running and not yet due (waiting), or stopped
-    another way (closed without forwarding)."""
+    another way (closed without forwarding). For the groups the viewer's role sees, from the running counts
+    (migration 0026), except the deadlines still running and due today, which ``now`` cuts through: those, and the
+    incidents the viewer sees only personally, are read deadline by deadline."""
     met = Deadline.status == "met"
     within = and_(met, Deadline.finished_at <= Deadline.due_at)
     late = and_(Deadline.status.in_(("met", "running", "paused")),
                 func.coalesce(Deadline.finished_at, now) > Deadline.due_at)
     waiting = and_(Deadline.status.in_(("running", "paused")), Deadline.due_at >= now)
     kind = case((within, "within"), (late, "late"), (waiting, "waiting"), else_="other").label("kind")
-    rows = session.execute(
-        select(kind, func.count()).join(Incident, Incident.id == Deadline.incident_id)
-        .where(_opened_since(start), Incident.workflow_key == PRESS_WORKFLOW, visible_incidents(viewer),
-               Deadline.key == FORWARD_DEADLINE).group_by(kind)).all()
-    counts = dict(rows)
+    counts: dict[Any, int] = {}
+
+    def add_rows(*where: ColumnElement[bool]) -> None:
+        _add(counts, session.execute(
+            select(kind, func.count()).join(Incident, Incident.id == Deadline.incident_id)
+            .where(*_opened_in(months), Incident.workflow_key == PRESS_WORKFLOW, Deadline.key == FORWARD_DEADLINE,
+                   *where).group_by(kind)).all())
+
+    add_rows(scope.rows)
+    if scope.counted:
+        today = due_day(now)
+        # Running, paused, or met with no time (never written), due today. Their incidents are named through the
+        # (status, due_at) index first: otherwise SQLite walks the period's whole cohort and looks up each one's.
+        today_only = [Deadline.status.in_(("running", "paused", "met")), Deadline.due_at >= day_start(today),
+                      Deadline.due_at < day_start(today + 1)]
+        add_rows(visible_by_group(scope.viewer, INCIDENT_GROUP), *today_only,
+                 or_(Deadline.status != "met", Deadline.finished_at.is_(None)),
+                 Incident.id.in_(select(Deadline.incident_id).where(*today_only)))
+        past = case((IncidentCount.bucket < today, 1), else_=0)
+        for outcome, before_today, n in scope.counts(session, PRESS, IncidentCount.outcome, past,
+                                                     where=[IncidentCount.month.in_([m.key for m in months]),
+                                                            IncidentCount.bucket != today]):
+            settled = PRESS_SETTLED.get(outcome)
+            # Running or paused: late once past due, else waiting; met without a time: late once past due, else other.
+            key = settled or ("late" if before_today else "waiting" if outcome == "live" else "other")
+            counts[key] = counts.get(key, 0) + int(n or 0)
     return Press(counts.get("within", 0), counts.get("late", 0), counts.get("waiting", 0), counts.get("other", 0))
 
 
@@ -719,7 +748,7 @@ def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: 
         "timings": lambda: timings(session, scope, registry, months),
         "clauses": lambda: clauses_over_time(session, scope, registry, months),
         "removal": lambda: removal(session, viewer, start),
-        "press": lambda: press(session, viewer, now, start),
+        "press": lambda: press(session, scope, now, months),
         "repeat": lambda: repeat_subjects(session, viewer),
         "sanctions": lambda: sanctions(session, scope, registry, months),
     }

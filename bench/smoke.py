@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import run
+from bench import run, sections
 from bench.generate import Options, _verify, generate, report
 
 
@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(summary, options))
         code = run.main(["--database-url", url, "--iterations", "3", "--warmup", "1", "--sweep-iterations", "1",
                          "--transitions", "5"])
+        sections.main(["--database-url", url, "--builds", "1"])
         _verify(url)  # the benchmarks' own writes (logins, transitions, the floor's rows) keep the chain whole
     print(f"bench smoke: OK in {time.monotonic() - started:,.1f} s (no timing assertions)")
     return code

@@ -244,3 +244,24 @@ def test_number_cells_are_in_the_given_order_blank_where_missing_and_escaped():
     cells = number_cells({"advice": 3, "warning": "<script>alert(1)</script>"}, ["warning", "removal", "advice"])
     assert str(cells) == ('<td class="num">&lt;script&gt;alert(1)&lt;/script&gt;</td><td class="num"></td>'
                           '<td class="num">3</td>')
+
+
+def test_the_sanctions_grid_on_the_page_puts_each_count_under_its_outcome(app, db, client, signed_in):
+    import re
+
+    from app.clock import utcnow
+
+    signed_in("admin")
+    opened = utcnow() - 2 * D
+    for outcome, severity in (("warning", "high"), ("warning", "high"), ("informal", "high"), ("informal", "low")):
+        incident = _incident(db, created=opened, outcome=outcome, severity=severity)
+        db.add(IncidentClause(incident_id=incident.id, clause_key="rcr:2.8", catalogue_version="1", cited_at=opened))
+    db.commit()
+    html = client.get("/dashboard/admin").get_data(as_text=True)
+    table = html[html.index('data-report="sanctions"'):]
+    table = table[:table.index("</table>")]
+    outcomes = re.findall(r'<th scope="col">([^<]*)</th>', table)[2:-1]  # after Clause and Severity, before Total
+    assert outcomes == ["Informal", "Warning"]  # most frequent first, then by name
+    rows = re.findall(r'<span class="sev sev-(\w+)">.*?</td>((?:<td class="num">[^<]*</td>)+)</tr>', table, re.S)
+    cells = {severity: re.findall(r'<td class="num">([^<]*)</td>', tds) for severity, tds in rows}
+    assert cells == {"high": ["1", "2", "3"], "low": ["1", "", "1"]}  # informal, warning, total

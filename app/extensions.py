@@ -14,10 +14,18 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from app.config import DEFAULT_SQLITE_CACHE_MB
 from app.errors import StartupError
 
+# A commit that finds this many pages in the write-ahead log copies them into the database file (a checkpoint). At
+# SQLite's default (1,000 pages, 4 MB) a transition at a million incidents hit one about every twentieth commit,
+# 15-30 ms each, and rewrote the same hot pages (index roots, the audit chain's head, the counts' last page) at
+# every one; at 10,000 (a WAL of up to 40 MB) transitions went 131-137 -> 148-152/s and their p99 27 -> 14 ms
+# (bench/RESULTS.md run 20). Durability is unchanged: with synchronous=NORMAL a commit is durable once the WAL is.
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 
 def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
-    """WAL, foreign keys, a busy timeout, a page cache of up to ``cache_mb`` per connection (filled only as pages
-    are read), and write transactions that take the lock at BEGIN.
+    """WAL (checkpointed every ``SQLITE_WAL_AUTOCHECKPOINT_PAGES``), foreign keys, a busy timeout, a page cache of up
+    to ``cache_mb`` per connection (filled only as pages are read), and write transactions that take the lock at
+    BEGIN.
 
     pysqlite begins transactions lazily and in DEFERRED mode, so two writers that both read first
     fail with "database is locked" instead of waiting. SQLAlchemy's documented workaround is to
@@ -32,6 +40,7 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         # SQLite's default (2 MB) is tiny next to a large database: the dashboards re-read the same index and
         # table pages on every build (bench/RESULTS.md run 19).
         cursor.execute(_cache_pragma(cache_mb))

@@ -93,16 +93,17 @@ def test_settings_come_from_breachdesk_environment_variables(tmp_path, monkeypat
     assert settings.default_calendar == "scotland" and settings.timezone == "Europe/London"
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path):
+def test_sqlite_connections_use_wal_foreign_keys_a_busy_timeout_and_rarer_checkpoints(tmp_path):
     from sqlalchemy import text
 
-    from app.extensions import make_engine
+    from app.extensions import SQLITE_WAL_AUTOCHECKPOINT_PAGES, make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path}/p.sqlite3")
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == SQLITE_WAL_AUTOCHECKPOINT_PAGES > 1000
 
 
 def test_sqlite_connections_get_the_configured_page_cache(tmp_path, monkeypatch):

@@ -17,8 +17,9 @@ from app.errors import StartupError
 # A commit that finds this many pages in the write-ahead log copies them into the database file (a checkpoint). At
 # SQLite's default (1,000 pages, 4 MB) a transition at a million incidents hit one about every twentieth commit,
 # 15-30 ms each, and rewrote the same hot pages (index roots, the audit chain's head, the counts' last page) at
-# every one; at 10,000 (a WAL of up to 40 MB) transitions went 131-137 -> 148-152/s and their p99 27 -> 14 ms
-# (bench/RESULTS.md run 20). Durability is unchanged: with synchronous=NORMAL a commit is durable once the WAL is.
+# every one; at 10,000 (a WAL of up to 40 MB) their p99 went 27-29 -> 14-18 ms and their rate up 1-16% in two A/B
+# runs (bench/RESULTS.md run 20). Durability is unchanged: with synchronous=NORMAL a commit is durable once the WAL
+# is.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 

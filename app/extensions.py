@@ -18,8 +18,8 @@ from app.errors import StartupError
 # SQLite's default (1,000 pages, 4 MB) a transition at a million incidents hit one about every twentieth commit,
 # 15-30 ms each, and rewrote the same hot pages (index roots, the audit chain's head, the counts' last page) at
 # every one; at 10,000 (a WAL of up to 40 MB) their p99 went 27-29 -> 14-18 ms and their rate up 1-16% in two A/B
-# runs (bench/RESULTS.md run 20). Durability is unchanged: with synchronous=NORMAL a commit is durable once the WAL
-# is.
+# runs (bench/RESULTS.md run 20). Durability is unchanged: a committed transaction is in the WAL either way; a
+# checkpoint only copies it into the main file.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 

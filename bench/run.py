@@ -43,6 +43,9 @@ from app.permissions import COLLEGE_WIDE_ROLES
 from bench.generate import BENCH_PASSWORD, EMAIL_DOMAIN, approx_duration, audit_hash
 
 BENCHMARKS = ("queue", "search", "incident", "dashboard", "sweep", "transitions")
+# Each dashboard audience and the role signed in to see it (benchmark 4, bench/sections.py).
+DASHBOARD_AUDIENCES = (("admin", "admin"), ("comms", "comms"), ("director_of_comms", "director"),
+                       ("regional_officer", "regional"))
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 INCIDENT_LINK = re.compile(r'href="/incidents/(\d+)"')
 PAGE_SIZE = 50
@@ -588,8 +591,7 @@ class Bench:
         from app.services import dashboard
 
         registry = self.app.extensions["breachdesk.workflows"]
-        for role, audience in (("admin", "admin"), ("comms", "comms"), ("director_of_comms", "director"),
-                               ("regional_officer", "regional")):
+        for role, audience in DASHBOARD_AUDIENCES:
             user = self.user(role)
             client = self.login(user.email)
             captured: list[tuple[str, Any]] = []

@@ -3,7 +3,7 @@
     python -m bench.sections --database-url sqlite:///bench/out/bench_1m.sqlite [--builds 5] [--section due ...]
 
 Builds one section at a time with ``dashboard.build(..., only=[section])`` as the benchmark's user of each role
-(``<role>-1@`` the generator's domain), ``--builds`` times, and prints the median of each, in milliseconds. A
+(``Bench.user``, as benchmark 4), ``--builds`` times, and prints the median of each, in milliseconds. A
 section built alone also pays what the sections share (the viewer's personal incidents are found once per build),
 so the figures add up to a little more than a whole build. Read-only: each build is rolled back. The whole page,
 template included, is benchmark 4 (``python -m bench.run --only dashboard``).
@@ -13,35 +13,26 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
-from app import create_app
 from app.clock import utcnow
 from app.extensions import db
 from app.models import User
 from app.services import dashboard
-from bench.generate import EMAIL_DOMAIN
-
-AUDIENCES = (("admin", "admin"), ("comms", "comms"), ("director_of_comms", "director"),
-             ("regional_officer", "regional"))
+from bench.run import DASHBOARD_AUDIENCES, Bench
 
 
 def section_times(url: str, builds: int, only: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-    """audience -> section -> median build time (ms)."""
-    app = create_app(instance_path=tempfile.mkdtemp(prefix="breachdesk-sections-"), database_url=url,
-                     secret_key="bench-sections")
-    registry = app.extensions["breachdesk.workflows"]
+    """audience -> section -> median build time (ms), as benchmark 4's user of each role, in its app."""
+    bench = Bench(url, iterations=builds, warmup=0, seed=42, sweep_iterations=0, transitions=0)
+    registry = bench.app.extensions["breachdesk.workflows"]
     out: dict[str, dict[str, float]] = {}
-    with app.app_context():
-        for role, audience in AUDIENCES:
-            viewer = db.session.scalar(select(User).where(User.email == f"{role.replace('_', '-')}-1@{EMAIL_DOMAIN}"))
-            if viewer is None:
-                raise SystemExit(f"bench.sections: no {role} user: generate the database with bench.generate first")
-            out[audience] = {}
+    for role, audience in DASHBOARD_AUDIENCES:
+        viewer_id = bench.user(role).id
+        out[audience] = {}
+        with bench.app.app_context():
+            viewer = db.session.get(User, viewer_id)
             for section in dashboard.SECTIONS[audience]:
                 if only and section not in only:
                     continue

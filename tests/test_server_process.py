@@ -9,6 +9,8 @@ from app import SERVER_GC_THRESHOLDS, freeze_startup_objects
 
 def test_a_server_process_freezes_what_start_up_made_and_collects_less_often():
     before = gc.get_threshold()
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
     try:
         freeze_startup_objects()
         assert gc.get_freeze_count() > 0, "start-up's objects are out of the collector's reach"

@@ -37,5 +37,5 @@ def test_export_follows_the_filter_hides_what_the_user_cannot_read_and_is_audite
     assert [r[1] for r in rows[1:]] == ["'=cmd|' /C calc'!A0"]
     everything = client.get("/incidents/export.csv?status=all").get_data(as_text=True)
     assert "Press approach" in everything and "Member case" not in everything
-    exports = db.query(AuditEvent).filter_by(action="export").all()
+    exports = db.query(AuditEvent).filter_by(action="export").order_by(AuditEvent.id).all()  # oldest first
     assert len(exports) == 2 and exports[0].data["rows"] == 1

@@ -106,7 +106,38 @@ def first_incident_path(port: int, cookie: str) -> str:
     return match.group(1)
 
 
-def run_wrk(port: int, path: str, cookie: str, connections: int, duration: int, threads: int) -> dict[str, float]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its children (gunicorn's master and workers)."""
+    total = 0.0
+    pids = [root]
+    while pids:
+        pid = pids.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue  # it exited meanwhile
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        pids.extend(int(child) for child in children)
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS, idle / CLOCK_TICKS
+
+
+def run_wrk(port: int, path: str, cookie: str, connections: int, duration: int, threads: int,
+            server: int | None = None) -> dict[str, float]:
+    """wrk's figures; with ``server`` (gunicorn's pid), also where the CPU went: milliseconds per request in the
+    app's processes and in everything else (the database and wrk itself), and how idle the machine stayed."""
+    app_before = process_tree_cpu(server) if server else 0.0
+    busy_before, idle_before = machine_cpu()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     try:
@@ -119,10 +150,20 @@ def run_wrk(port: int, path: str, cookie: str, connections: int, duration: int, 
     values = dict(re.findall(r"(\w+)=(\d+)", " ".join(line for line in output.splitlines()
                                                       if line.startswith("BENCH"))))
     seconds = int(values["duration_us"]) / 1e6
-    return {"requests": int(values["requests"]), "rps": round(int(values["requests"]) / seconds, 1),
-            "p50_ms": int(values["p50_us"]) / 1000, "p95_ms": int(values["p95_us"]) / 1000,
-            "p99_ms": int(values["p99_us"]) / 1000, "non_2xx": int(values["non2xx"]),
-            "socket_errors": int(values["errors"])}
+    requests = int(values["requests"])
+    figures = {"requests": requests, "rps": round(requests / seconds, 1),
+               "p50_ms": int(values["p50_us"]) / 1000, "p95_ms": int(values["p95_us"]) / 1000,
+               "p99_ms": int(values["p99_us"]) / 1000, "non_2xx": int(values["non2xx"]),
+               "socket_errors": int(values["errors"])}
+    if server and requests:
+        busy_after, idle_after = machine_cpu()
+        app_cpu = process_tree_cpu(server) - app_before
+        busy = busy_after - busy_before
+        figures.update(app_cpu_ms_per_request=round(1000 * app_cpu / requests, 2),
+                       other_cpu_ms_per_request=round(1000 * (busy - app_cpu) / requests, 2),
+                       machine_idle_percent=round(100 * (idle_after - idle_before)
+                                                  / (busy + idle_after - idle_before), 1))
+    return figures
 
 
 def main() -> None:
@@ -150,11 +191,14 @@ def main() -> None:
         pages = {"queue first page": "/incidents", "incident page": first_incident_path(port, cookie)}
         for name, path in pages.items():
             run_wrk(port, path, cookie, options.connections, 3, options.threads)  # warm-up, discarded
-            results[name] = run_wrk(port, path, cookie, options.connections, options.duration, options.threads)
+            results[name] = run_wrk(port, path, cookie, options.connections, options.duration, options.threads,
+                                    server=server.pid)
             figures = results[name]
             print(f"{name} ({path}): {figures['rps']} req/s, p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
                   f"p99 {figures['p99_ms']} ms, {figures['requests']} requests, {figures['non_2xx']} non-2xx, "
-                  f"{figures['socket_errors']} socket errors")
+                  f"{figures['socket_errors']} socket errors; CPU per request: app "
+                  f"{figures.get('app_cpu_ms_per_request')} ms, the rest {figures.get('other_cpu_ms_per_request')} ms "
+                  f"(database, wrk); machine idle {figures.get('machine_idle_percent')} %")
     finally:
         server.terminate()
         server.wait(timeout=30)

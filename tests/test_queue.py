@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from app.clock import utcnow
 from app.models import AuditEvent, Deadline, Incident, Person, Post, User
@@ -350,3 +351,65 @@ def test_overdue_filter_pages_newest_first_without_gaps(app, db, make):
     for size in (1, 2, 3, 50):
         flat = [i for p in _walk(db, queue.QueueFilters(overdue=True), actor, size) for i in p]
         assert flat == sorted(overdue, reverse=True), size
+
+
+class _Statements:
+    """Counts the SQL statements the app sends while in use."""
+
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def _seen(self, *_args):
+        self.count += 1
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc):
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+COLLEGE = ("comms", "communications", "problem-solving")
+MEMBERS = ("rep", "reps-north", "employer-disciplinary")
+
+
+@pytest.mark.parametrize(("viewer", "side", "args"), [
+    ("comms", COLLEGE, {"sort": "newest"}), ("comms", COLLEGE, {"sort": "due"}),
+    ("comms", COLLEGE, {"q": "post", "sort": "relevance"}), ("admin", COLLEGE, {"sort": "newest"}),
+    ("director_of_comms", COLLEGE, {"sort": "due"}), ("regional_officer", MEMBERS, {"sort": "newest"}),
+])
+def test_the_queue_page_reads_as_many_statements_for_many_rows_as_for_few(client, app, db, make, signed_in, viewer,
+                                                                         side, args):
+    """No statement per row: a row's assignee, its dates and what its permission checks read come with the page's
+    own query (and a search's quoted passages from one query for the page)."""
+    from app.extensions import db as database
+
+    holder_role, team, workflow = side
+    signed_in(viewer, team=team if viewer != "admin" and viewer != "director_of_comms" else None)
+    holder = make.user(holder_role, team=team, name="Holder")
+
+    def add(count):
+        for n in range(count):
+            subject = Person(name=f"Subject {n}")
+            db.add(subject)
+            db.commit()
+            holder_now = db.get(User, holder.id)
+            incident_id = _open(app, db, holder_now, f"Post {n}", workflow=workflow, assignee=holder_now,
+                                team=holder_now.team, subject=db.get(Person, subject.id))
+            _deadline(db, incident_id, utcnow() + timedelta(days=n + 1))
+
+    def statements_for_page():
+        db.expire_all()
+        with _Statements(database.engine) as seen:
+            response = client.get("/incidents", query_string=args)
+        assert response.status_code == 200
+        return seen.count, len(ROW_LINK.findall(response.get_data(as_text=True)))
+
+    add(2)
+    few, rows = statements_for_page()
+    assert rows == 2
+    add(18)
+    many, rows = statements_for_page()
+    assert rows == 20
+    assert many == few

@@ -26,7 +26,7 @@ from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload, load_only
 
 from app.clock import utcnow
 from app.models import AuditEvent, Deadline, Incident, IncidentClause, Person, Post, User
@@ -210,6 +210,15 @@ def _london_midnight(day: date) -> datetime:
 
 # --- one page ----------------------------------------------------------------------------------------
 
+# What a row shows and what its permission checks read (app.permissions: can_view, can_assign); the summary too
+# where a search quotes a passage of it. The rest (form fields as JSON, the other timestamps) would be read and
+# converted for nothing, fifty times a page. A column the page comes to show must be added here, or each row
+# loads it with a query of its own: tests/test_queue.py counts the page's statements to catch that.
+ROW_COLUMNS = (Incident.reference, Incident.title, Incident.side, Incident.workflow_key, Incident.state,
+               Incident.severity, Incident.restricted, Incident.assignee_id, Incident.created_by_id, Incident.team_id,
+               Incident.case_file_id, Incident.created_at, Incident.closed_at, Incident.version)
+
+
 @dataclass
 class QueueRow:
     incident: Incident
@@ -235,7 +244,8 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     newest_first = not (filters.sort == "relevance" and filters.terms) and filters.sort != "due"
     before = int(cursor) if newest_first and is_id(cursor) else None
     where = [filters.visibility(actor), *filters.conditions(actor, dialect, below=before)]
-    eager = (joinedload(Incident.assignee), joinedload(Incident.subject))
+    eager = (load_only(*ROW_COLUMNS, *((Incident.summary,) if filters.terms else ())),
+             joinedload(Incident.assignee).load_only(User.name))
     capped = False
     if filters.sort == "relevance" and filters.terms:
         common = search.common_sources(session, filters.terms)

@@ -46,7 +46,6 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     case,
-    exists,
     false,
     func,
     literal,
@@ -553,9 +552,11 @@ def removal(session: Session, viewer: User, start: datetime) -> Removal:
     removal request (the 'comply' deadline starting) to the verification (that deadline met)."""
     dialect = session.get_bind().dialect.name
     cohort = [_opened_since(start), Incident.workflow_key == REMOVAL_WORKFLOW, visible_incidents(viewer)]
-    # The transition as a literal, so both databases can use the partial index ix_audit_events_not_complied.
-    refused = exists().where(AuditEvent.incident_id == Incident.id,
-                             AuditEvent.transition == literal(NOT_COMPLIED_TRANSITION, literal_execute=True))
+    # The transition as a literal, so both databases can use the partial index ix_audit_events_not_complied. Read
+    # once as a set (9,000 rows in all at a million incidents) rather than probed once per request of the period
+    # (18,000 look-ups, 11 of PostgreSQL's 15 ms).
+    refused = Incident.id.in_(select(AuditEvent.incident_id).where(
+        AuditEvent.transition == literal(NOT_COMPLIED_TRANSITION, literal_execute=True)))
     complied, not_complied = session.execute(select(
         func.coalesce(func.sum(case((Incident.state == REMOVED_STATE, 1), else_=0)), 0),
         func.coalesce(func.sum(case((and_(Incident.state != REMOVED_STATE, refused), 1), else_=0)), 0),

@@ -20,6 +20,7 @@ from app.models.counts import (
     DUE,
     DURATION_BUCKET_STARTS,
     PRESS,
+    REMOVAL,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
@@ -30,11 +31,11 @@ from app.models.counts import (
 )
 from app.models.incidents import SEVERITIES
 from app.permissions import visible_incidents
-from app.services import counts, dashboard
+from app.services import audit, counts, dashboard
 from app.services.demo import load_demo
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-COUNTED_SECTIONS = ("volume", "open_states", "due", "clauses", "timings", "press", "sanctions")
+COUNTED_SECTIONS = ("volume", "open_states", "due", "clauses", "timings", "removal", "press", "sanctions")
 OUTCOMES = (None, "no further action", "advice", "removal requested", "formal warning")
 
 
@@ -101,6 +102,7 @@ def _shuffle_incidents(app, db, seed: int = 7) -> None:  # type: ignore[no-untyp
             incident.first_action_at = incident.created_at + timedelta(seconds=acts.choice([0, 59, 61, 86_400 * 9]))
         db.flush()
     _shuffle_deadlines(db, incidents, random.Random(seed + 2))
+    _shuffle_removals(db, random.Random(seed + 3))
     for clause in db.scalars(select(IncidentClause).limit(3)):
         db.delete(clause)
     for clause in db.scalars(select(IncidentClause).limit(2)):
@@ -170,6 +172,76 @@ def _shuffle_deadlines(db, incidents, rng: random.Random) -> None:  # type: igno
     db.flush()
 
 
+REMOVAL_STATES = ("evidence_captured", "awaiting_compliance", "verified_removed", "non_compliant",
+                  "awaiting_platform", "closed", "verified_removed")
+
+
+def _shuffle_removals(db, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+    """Content-removal requests in every state, in and out of the period, with 'comply' deadlines met (with and
+    without a finishing time), running and cancelled, some marked not complied with (twice in one statement for
+    some); then removed, reopened, moved between groups, months and workflows, their deadlines changed and deleted."""
+    teams = [None, *db.scalars(select(Team.id))]
+    requests = []
+    for i in range(21):
+        state = REMOVAL_STATES[i % len(REMOVAL_STATES)]
+        # Most in the period; some a year and more ago.
+        created = NOW - timedelta(days=rng.choice([2, 40, 200, 330, 400] if i % 4 == 1 else [2, 40, 200]),
+                                  hours=rng.randint(0, 23))
+        request = Incident(reference=f"RM-{i}", kind="content_removal", title="t", side="college",
+                           workflow_key="content-removal", workflow_version="1", state=state, created_at=created,
+                           state_entered_at=created, team_id=rng.choice(teams), restricted=i % 7 == 3)
+        db.add(request)
+        requests.append(request)
+    db.flush()
+    for n, request in enumerate(requests):
+        for _ in range(rng.randint(1, 2)):
+            started = request.created_at + timedelta(hours=rng.randint(0, 30))
+            status = rng.choice(["met", "met", "running", "cancelled"])
+            finished = started + timedelta(minutes=rng.choice([30, 61, 300, 2_000, 9_000])) \
+                if status == "met" and rng.random() < 0.8 else None
+            db.add(Deadline(incident_id=request.id, key="comply", title="t", why="w", duration="2 days",
+                            calendar="england", started_at=started, due_at=started + timedelta(days=2),
+                            status=status, finished_at=finished))
+        if n % 3:
+            refusals = [audit.Entry(actor=None, action="incident.transition", incident=request,
+                                    transition="mark_non_compliant") for _ in range(1 + n % 2)]
+            audit.record_many(db, refusals)  # two in one statement for some: the first counts
+    db.flush()
+    for request in requests:
+        roll = rng.random()
+        if roll < 0.25:
+            request.state = rng.choice(REMOVAL_STATES)
+        elif roll < 0.35:
+            request.team_id = rng.choice(teams)
+        elif roll < 0.45:
+            request.created_at = NOW - timedelta(days=rng.choice([5, 380]))
+        elif roll < 0.5:
+            request.workflow_key = "problem-solving"
+        db.flush()
+    for deadline in db.scalars(select(Deadline).join(Incident, Incident.id == Deadline.incident_id)
+                               .where(Incident.reference.like("RM-%"), Deadline.key == "comply")
+                               .order_by(Deadline.id)).all():
+        roll = rng.random()
+        if roll < 0.15:
+            deadline.status, deadline.finished_at = "met", deadline.started_at + timedelta(hours=rng.randint(1, 90))
+        elif roll < 0.25:
+            deadline.status = "cancelled"
+        elif roll < 0.3:
+            deadline.started_at -= timedelta(hours=5)
+        elif roll < 0.35:
+            db.delete(deadline)
+    db.flush()
+    # Marked not complied with once already, and again: counted once. And a request reopened after removal.
+    again = db.scalars(select(Incident).where(Incident.reference.in_(["RM-1", "RM-2"]))).all()
+    audit.record_many(db, [audit.Entry(actor=None, action="incident.transition", incident=r,
+                                       transition="mark_non_compliant") for r in again])
+    removed = db.scalars(select(Incident).where(Incident.reference.like("RM-%"),
+                                                Incident.state == "verified_removed")).first()
+    if removed is not None:
+        removed.state = "awaiting_compliance"
+    db.flush()
+
+
 def _boards(app, db, counted: bool) -> dict[int, dict[str, object]]:  # type: ignore[no-untyped-def]
     return {user.id: dashboard.build(db, user, _registry(app), "admin", NOW, only=COUNTED_SECTIONS,
                                      counted=counted).data
@@ -188,6 +260,8 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     assert {TO_CLOSE, TO_ACT} <= kept_measures, "times to close and to act are counted in duration buckets"
     assert DUE in kept_measures, "running deadlines are counted by the day they fall due"
     assert PRESS in kept_measures, "press referrals' forward deadlines are counted by outcome"
+    removal = {key[10] for key in counts.current(db) if key[0] == REMOVAL}
+    assert removal == {"complied", "not_complied", "timed"}, "content-removal requests are counted by outcome"
 
     rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
     kept = counts.current(db)
@@ -240,6 +314,8 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
     admin = next(u for u in db.scalars(select(User).where(User.role == "admin")))
     assert from_counts[admin.id]["sanctions"].by_clause and any(from_counts[admin.id]["sanctions"].by_role.values())
     assert from_counts[admin.id]["due"].overdue and from_counts[admin.id]["due"].due_this_week
+    removal = from_counts[admin.id]["removal"]
+    assert removal.complied and removal.not_complied and removal.removal_n > 1, "every removal outcome is exercised"
     press = from_counts[admin.id]["press"]
     assert press.within and press.late and press.waiting and press.not_forwarded, "every outcome is exercised"
     for user_id, board in from_counts.items():
@@ -263,6 +339,36 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
             {k: (f["n"], f["p50"], f["p90"]) for k, f in close.items()}, user.role
         assert {t.workflow: (t.acted, t.action_p50, t.action_p90) for t in timings if t.acted} == \
             {k: (f["n"], f["p50"], f["p90"]) for k, f in act.items()}, user.role
+
+
+def test_times_to_removal_above_the_exact_limit_come_from_the_duration_buckets(app, db, make, monkeypatch):
+    """Above REMOVAL_EXACT_LIMIT the time to removal is read from the counts' buckets plus the personal requests: the
+    same as putting every timed removal the user may read in the buckets one by one."""
+    load_demo(db, _registry(app))
+    make.user("comms", team="communications")
+    _shuffle_incidents(app, db, seed=13)
+    db.commit()
+    monkeypatch.setattr(dashboard, "REMOVAL_EXACT_LIMIT", -1)
+    dialect = db.get_bind().dialect.name
+    months = dashboard.months_to(NOW)
+    seen = 0
+    for user in db.scalars(select(User).order_by(User.id)):
+        board = dashboard.build(db, user, _registry(app), "admin", NOW, only=["removal"]).removal
+        buckets: dict[tuple[str, int], int] = {}
+        for (seconds,) in db.execute(
+                select(seconds_between(Deadline.finished_at, Deadline.started_at, dialect))
+                .join(Incident, Incident.id == Deadline.incident_id)
+                .where(Incident.created_at >= months[0].start, Incident.created_at < months[-1].end,
+                       Incident.workflow_key == "content-removal", Incident.state == "verified_removed",
+                       Deadline.key == "comply", Deadline.status == "met", Deadline.finished_at.is_not(None),
+                       visible_incidents(user))):
+            buckets[("all", duration_bucket(seconds))] = buckets.get(("all", duration_bucket(seconds)), 0) + 1
+        expected = dashboard._histogram_percentiles(buckets).get("all", {})
+        assert (board.removal_n, board.removal_p50, board.removal_p90) == \
+            (expected.get("n", 0), expected.get("p50"), expected.get("p90")), user.role
+        assert board.approximate
+        seen += board.removal_n
+    assert seen, "some users see timed removals"
 
 
 def _histograms_row_by_row(db, user):  # type: ignore[no-untyped-def]

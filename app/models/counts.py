@@ -43,6 +43,11 @@ DUE = "due"
 # they fall due (``bucket``), since whether they are late changes with the clock.
 PRESS = "press"
 PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
+# Content-removal requests by the month opened and ``outcome`` (migration 0027): complied (in the removed state),
+# not_complied (marked not complied with, and not removed), and timed: each met 'comply' deadline of a removed
+# request, in the duration bucket of its finished_at - started_at.
+REMOVAL = "removal"
+REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE = "content-removal", "verified_removed", "comply"
 
 # Duration buckets: [0, 60.5 s), then each about 5% wider than the one before, the last open-ended (past ten
 # years). Whole-second bounds + 0.5 s, so a duration of whole seconds is never on a bound whatever floating-point

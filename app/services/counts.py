@@ -13,17 +13,22 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.models import CalendarMonth, Deadline, Incident, IncidentClause, IncidentCount, Person
+from app.models import AuditEvent, CalendarMonth, Deadline, Incident, IncidentClause, IncidentCount, Person
+from app.models.audit import NOT_COMPLIED_TRANSITION
 from app.models.counts import (
     BY_ROLE,
     CITED,
     CLOSED,
+    COMPLY_DEADLINE,
     DUE,
     FORWARD_DEADLINE,
     OPEN,
     OPENED,
     PRESS,
     PRESS_WORKFLOW,
+    REMOVAL,
+    REMOVAL_WORKFLOW,
+    REMOVED_STATE,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
@@ -121,6 +126,18 @@ def recount(session: Session) -> Counter[Key]:
             .where(Incident.workflow_key == PRESS_WORKFLOW, Deadline.key == FORWARD_DEADLINE)):
         outcome, bucket = press_outcome(status, finished_at, due_at)
         out[_key(PRESS, month, "", "", "", *g, outcome=outcome, bucket=bucket)] += 1
+    refused = Incident.id.in_(select(AuditEvent.incident_id).where(AuditEvent.transition == NOT_COMPLIED_TRANSITION))
+    removed = Incident.state == REMOVED_STATE
+    for month, is_removed, *g in session.execute(
+            select(month_of(Incident.created_at), removed, *group)
+            .where(Incident.workflow_key == REMOVAL_WORKFLOW, removed | refused)):
+        out[_key(REMOVAL, month, "", "", "", *g, outcome="complied" if is_removed else "not_complied")] += 1
+    for month, seconds, *g in session.execute(
+            select(month_of(Incident.created_at), seconds_between(Deadline.finished_at, Deadline.started_at, dialect),
+                   *group).join(Incident, Incident.id == Deadline.incident_id)
+            .where(Incident.workflow_key == REMOVAL_WORKFLOW, removed, Deadline.key == COMPLY_DEADLINE,
+                   Deadline.status == "met", Deadline.finished_at.is_not(None))):
+        out[_key(REMOVAL, month, "", "", "", *g, outcome="timed", bucket=duration_bucket(seconds))] += 1
     return out
 
 

@@ -61,12 +61,16 @@ from app.models.counts import (
     BY_ROLE,
     CITED,
     CLOSED,
+    COMPLY_DEADLINE,
     DUE,
     FORWARD_DEADLINE,
     OPEN,
     OPENED,
     PRESS,
     PRESS_WORKFLOW,
+    REMOVAL,
+    REMOVAL_WORKFLOW,
+    REMOVED_STATE,
     SANCTION,
     TO_ACT,
     TO_CLOSE,
@@ -94,7 +98,6 @@ WEEK = timedelta(days=7)
 
 # The workflow facts the dashboard reads. They name states and deadlines of the workflow files; a test
 # checks they still exist there.
-REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE = "content-removal", "verified_removed", "comply"
 # The press counts' settled outcomes (migration 0026) as the section names them.
 PRESS_SETTLED = {"within": "within", "late": "late", "stopped": "other"}
 UPHELD_FLAG = "upheld_breach"
@@ -107,6 +110,10 @@ COUNT_GROUP = GroupColumns(IncidentCount.in_case_file, IncidentCount.restricted,
 # Times to close and to act read every incident of a cohort up to EXACT_LIMIT (exact percentiles); above it, the
 # running counts' histograms of 5%-wide duration buckets (within 3%).
 EXACT_LIMIT = 20_000
+# The time to removal reads every timed removal exactly up to this many in the groups the viewer's role sees (each
+# is a look-up of its deadline: 3,064 of them took 14.5 ms on PostgreSQL at a million incidents, bench/RESULTS.md
+# run 21); above it, the running counts' duration buckets.
+REMOVAL_EXACT_LIMIT = 1_000
 
 # Which sections each audience sees, in order. Only these are computed for it.
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -536,6 +543,7 @@ class Removal:
     removal_n: int = 0
     removal_p50: float | None = None
     removal_p90: float | None = None
+    approximate: bool = False  # the times read from the duration histograms (within 3%), not every removal
 
     @property
     def decided(self) -> int:
@@ -546,28 +554,43 @@ class Removal:
         return rate(self.complied, self.decided)
 
 
-def removal(session: Session, viewer: User, start: datetime) -> Removal:
-    """Content-removal requests opened since ``start``: removal verified, or marked not complied with (the
-    audit row of that transition stays even after the case is closed); time to removal runs from the
-    removal request (the 'comply' deadline starting) to the verification (that deadline met)."""
+def removal(session: Session, scope: Scope, months: Sequence[Month]) -> Removal:
+    """Content-removal requests opened in the period: removal verified, or marked not complied with (the audit row
+    of that transition stays even after the case is closed); time to removal runs from the removal request (the
+    'comply' deadline starting) to the verification (that deadline met). For the groups the viewer's role sees, from
+    the running counts (migration 0027), plus the requests the viewer sees only personally, row by row. The times
+    are exact (nearest rank) up to REMOVAL_EXACT_LIMIT timed removals in those groups; above it, from the counts'
+    duration buckets."""
     dialect = session.get_bind().dialect.name
-    cohort = [_opened_since(start), Incident.workflow_key == REMOVAL_WORKFLOW, visible_incidents(viewer)]
-    # The transition as a literal, so both databases can use the partial index ix_audit_events_not_complied. Read
-    # once as a set (9,000 rows in all at a million incidents) rather than probed once per request of the period
-    # (18,000 look-ups, 11 of PostgreSQL's 15 ms).
+    cohort = [*_opened_in(months), Incident.workflow_key == REMOVAL_WORKFLOW]
+    # The transition as a literal, so both databases can use the partial index ix_audit_events_not_complied, read
+    # once as a set rather than probed once per request of the period (bench/RESULTS.md run 21).
     refused = Incident.id.in_(select(AuditEvent.incident_id).where(
         AuditEvent.transition == literal(NOT_COMPLIED_TRANSITION, literal_execute=True)))
     complied, not_complied = session.execute(select(
         func.coalesce(func.sum(case((Incident.state == REMOVED_STATE, 1), else_=0)), 0),
         func.coalesce(func.sum(case((and_(Incident.state != REMOVED_STATE, refused), 1), else_=0)), 0),
-    ).where(*cohort)).one()
-    times = select(literal("all").label("key"),
-                   seconds_between(Deadline.finished_at, Deadline.started_at, dialect).label("value")) \
-        .join(Incident, Incident.id == Deadline.incident_id) \
-        .where(*cohort, Incident.state == REMOVED_STATE, Deadline.key == COMPLY_DEADLINE,
-               Deadline.status == "met", Deadline.finished_at.is_not(None)).subquery()
-    p = _percentiles(session, times).get("all", {})
-    return Removal(int(complied), int(not_complied), int(p.get("n", 0)), p.get("p50"), p.get("p90"))
+    ).where(*cohort, scope.rows)).one()
+    counted = _add({}, scope.counts(session, REMOVAL, IncidentCount.outcome, IncidentCount.bucket,
+                                    where=[IncidentCount.month.in_([m.key for m in months])]))
+    complied += counted.pop(("complied", 0), 0)
+    not_complied += counted.pop(("not_complied", 0), 0)
+    timed = {("all", bucket): n for (outcome, bucket), n in counted.items() if outcome == "timed"}
+    duration = seconds_between(Deadline.finished_at, Deadline.started_at, dialect)
+    removed = [*cohort, Incident.state == REMOVED_STATE, Deadline.key == COMPLY_DEADLINE, Deadline.status == "met",
+               Deadline.finished_at.is_not(None)]
+    approximate = sum(timed.values()) > REMOVAL_EXACT_LIMIT
+    if approximate:
+        for (seconds,) in session.execute(select(duration).join(Incident, Incident.id == Deadline.incident_id)
+                                          .where(*removed, scope.rows)):
+            timed[("all", duration_bucket(seconds))] = timed.get(("all", duration_bucket(seconds)), 0) + 1
+        p = _histogram_percentiles(timed).get("all", {})
+    else:
+        times = union_all(*(select(literal("all").label("key"), duration.label("value"))
+                            .join(Incident, Incident.id == Deadline.incident_id).where(*removed, part)
+                            for part in scope.parts)).subquery()
+        p = _percentiles(session, times).get("all", {})
+    return Removal(int(complied), int(not_complied), int(p.get("n", 0)), p.get("p50"), p.get("p90"), approximate)
 
 
 @dataclass
@@ -742,7 +765,6 @@ def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: 
     counts where they apply (``counted``; by default when the zone is theirs), otherwise row by row."""
     sections = tuple(s for s in SECTIONS[audience] if only is None or s in only)
     months = months_to(now, zone)
-    start = months[0].start
     scope = Scope(viewer, counted=zone == COUNTS_ZONE if counted is None else counted, session=session)
     makers: dict[str, Callable[[], Any]] = {
         "volume": lambda: volume(session, scope, months),
@@ -750,7 +772,7 @@ def build(session: Session, viewer: User, registry: WorkflowRegistry, audience: 
         "due": lambda: due(session, scope, registry, now),
         "timings": lambda: timings(session, scope, registry, months),
         "clauses": lambda: clauses_over_time(session, scope, registry, months),
-        "removal": lambda: removal(session, viewer, start),
+        "removal": lambda: removal(session, scope, months),
         "press": lambda: press(session, scope, now, months),
         "repeat": lambda: repeat_subjects(session, viewer),
         "sanctions": lambda: sanctions(session, scope, registry, months),

@@ -583,7 +583,8 @@ def removal(session: Session, scope: Scope, months: Sequence[Month]) -> Removal:
     if approximate:
         for (seconds,) in session.execute(select(duration).join(Incident, Incident.id == Deadline.incident_id)
                                           .where(*removed, scope.rows)):
-            timed[("all", duration_bucket(seconds))] = timed.get(("all", duration_bucket(seconds)), 0) + 1
+            key = ("all", duration_bucket(seconds))
+            timed[key] = timed.get(key, 0) + 1
         p = _histogram_percentiles(timed).get("all", {})
     else:
         times = union_all(*(select(literal("all").label("key"), duration.label("value"))

@@ -270,9 +270,26 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     assert folded == rows_before
     assert counts.current(db) == kept and counts.drift(db) == {}
     assert db.scalar(select(func.count()).select_from(IncidentCount)) == len(kept), "one row per key after a fold"
-    assert counts.fold(db) == len(kept)  # folding again changes nothing
+    assert counts.fold(db) == 0, "nothing changed since the last fold: nothing is rewritten"
     db.commit()
     assert counts.current(db) == kept
+
+    # One incident moves to another team: the fold rewrites the keys it changed, and only those.
+    moved = db.scalar(select(Incident).where(Incident.reference.like("R-%"), Incident.closed_at.is_(None),
+                                             Incident.team_id.is_not(None)).order_by(Incident.id).limit(1))
+    assert moved is not None
+    moved.team_id = None
+    db.commit()
+    changed = set(db.execute(select(*counts.KEY).where(IncidentCount.folded.is_(False))).all())
+    rows = db.execute(select(IncidentCount.id, *counts.KEY)).all()
+    rewritten = {row.id for row in rows if tuple(row[1:]) in changed}
+    assert len(changed) >= 2 and len(rewritten) < len(rows) / 4, "a few keys changed, most did not"
+    assert counts.fold(db) == len(rewritten)
+    db.commit()
+    assert {row.id for row in rows} - rewritten <= set(db.scalars(select(IncidentCount.id))), \
+        "rows of unchanged keys are not rewritten"
+    assert counts.drift(db) == {}
+    assert db.scalar(select(func.count()).select_from(IncidentCount)) == len(counts.current(db))
 
     # Deleting an incident takes its counts and its citations' counts with it (the citations go by cascade).
     cited = db.scalar(select(IncidentClause.incident_id).join(Incident, Incident.id == IncidentClause.incident_id)

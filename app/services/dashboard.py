@@ -96,8 +96,9 @@ TOP_CLAUSES = 5  # clauses drawn over time; the rest are summed as "Other clause
 REPEAT_LIMIT = 20  # repeat subjects listed
 WEEK = timedelta(days=7)
 
-# The workflow facts the dashboard reads. They name states and deadlines of the workflow files; a test
-# checks they still exist there.
+# The workflow facts the dashboard reads (REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE, PRESS_WORKFLOW and
+# FORWARD_DEADLINE, kept in app.models.counts beside the measures that use them) name states and deadlines of the
+# workflow files; a test checks they still exist there.
 # The press counts' settled outcomes (migration 0026) as the section names them.
 PRESS_SETTLED = {"within": "within", "late": "late", "stopped": "other"}
 UPHELD_FLAG = "upheld_breach"

@@ -579,6 +579,24 @@ class Bench:
                 continue
             self.record(Result("sweep", name, Figures.of(part_ms), None))
 
+        # The rest of a worker's minute: folding the dashboard counts the sweep's escalations changed (the worker
+        # folds after every sweep; until migration 0028 that rewrote every count row, bench/RESULTS.md run 21).
+        from app.models import IncidentCount
+        from app.services import counts
+
+        with self.app.app_context():
+            try:
+                sweep.run_sweep(db.session, registry, now)
+                db.session.flush()
+                started = time.perf_counter()
+                rewritten = counts.fold(db.session)
+                fold_ms = (time.perf_counter() - started) * 1000
+                rows = db.session.scalar(select(func.count()).select_from(IncidentCount))
+            finally:
+                db.session.rollback()
+        self.record(Result("sweep", "fold after the sweep (rolled back)", Figures.of([fold_ms]), None,
+                           {"count_rows_rewritten": rewritten, "count_rows_after": rows}))
+
     # --- 4. dashboards ---------------------------------------------------------------------------------
     def bench_dashboard(self) -> None:
         """``GET /dashboard/<audience>`` rendered to HTML for each audience, signed in as its role. The floor is

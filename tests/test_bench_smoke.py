@@ -26,6 +26,7 @@ def _assert_ran(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for benchmark in ("queue", "search", "incident", "dashboard", "transitions", "sweep"):
         assert any(line.startswith(benchmark) for line in result.stdout.splitlines()), (benchmark, result.stdout)
+    assert "fold after the sweep" in result.stdout, "the worker's fold is timed with the sweep"
     for audience in ("admin", "comms", "director", "regional"):  # bench.sections: each dashboard's sections
         assert any(line.startswith(audience) and " sum " in line for line in result.stdout.splitlines()), audience
     assert "bench smoke: OK" in result.stdout

@@ -67,21 +67,20 @@ def _fold_slice(session: Session, measure: str, month: str | None, last: int) ->
                 IncidentCount.id <= last]
     rest = [func.coalesce(c, -1) if c is IncidentCount.team_id else c for c in KEY[2:]]
     folded = and_(*in_slice, tuple_(*rest).in_(select(*rest).where(*in_slice, IncidentCount.folded.is_(False))))
-    before = int(session.scalar(select(func.count()).where(folded)) or 0)
     columns = [*KEY_NAMES, "n", "folded"]
     if session.get_bind().dialect.name == "postgresql":
-        # One statement, so exactly the rows deleted are the rows summed, whatever commits meanwhile.
+        # One statement, so exactly the rows deleted are the rows summed, whatever commits meanwhile; it answers
+        # how many it deleted.
         gone = IncidentCount.__table__.delete().where(folded).returning(*KEY, IncidentCount.n).cte("gone")
         summed = select(*(gone.c[name] for name in KEY_NAMES), func.sum(gone.c.n), true()) \
             .group_by(*(gone.c[name] for name in KEY_NAMES)).having(func.sum(gone.c.n) != 0)
-        session.execute(insert(IncidentCount).from_select(columns, summed))
-        return before
+        written = insert(IncidentCount).from_select(columns, summed).returning(IncidentCount.id).cte("written")
+        return int(session.scalar(select(func.count()).select_from(gone).add_cte(written)) or 0)
     # SQLite: one writer at a time, and this transaction holds the write lock from its first statement.
     session.execute(insert(IncidentCount).from_select(
         columns, select(*KEY, func.sum(IncidentCount.n), true()).where(folded).group_by(*KEY)
         .having(func.sum(IncidentCount.n) != 0)))
-    session.execute(IncidentCount.__table__.delete().where(folded))
-    return before
+    return session.execute(IncidentCount.__table__.delete().where(folded)).rowcount
 
 
 def current(session: Session) -> Counter[Key]:

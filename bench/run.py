@@ -38,7 +38,7 @@ from sqlalchemy import event, func, select
 
 from app import create_app, freeze_startup_objects
 from app.extensions import db
-from app.models import Incident, User
+from app.models import Incident, IncidentCount, User
 from app.permissions import COLLEGE_WIDE_ROLES
 from bench.generate import BENCH_PASSWORD, EMAIL_DOMAIN, approx_duration, audit_hash
 
@@ -581,7 +581,6 @@ class Bench:
 
         # The rest of a worker's minute: folding the dashboard counts the sweep's escalations changed (the worker
         # folds after every sweep; until migration 0028 that rewrote every count row, bench/RESULTS.md run 21).
-        from app.models import IncidentCount
         from app.services import counts
 
         with self.app.app_context():

@@ -214,10 +214,14 @@ def test_dashboard_picks_the_viewers_audience(client, signed_in, role, landing, 
 
 def test_the_workflow_facts_the_dashboard_reads_still_exist(app):
     registry = _registry(app)
-    removal, press = registry.get(dashboard.REMOVAL_WORKFLOW), registry.get(dashboard.PRESS_WORKFLOW)
-    assert dashboard.REMOVED_STATE in removal.states and dashboard.COMPLY_DEADLINE in removal.deadlines
-    assert dashboard.NOT_COMPLIED_TRANSITION in removal.transitions
-    assert dashboard.FORWARD_DEADLINE in press.deadlines
+    # Where they live: beside the running counts that read them (app.models.counts) and the audit trail's index.
+    from app.models import counts as facts
+    from app.models.audit import NOT_COMPLIED_TRANSITION
+
+    removal, press = registry.get(facts.REMOVAL_WORKFLOW), registry.get(facts.PRESS_WORKFLOW)
+    assert facts.REMOVED_STATE in removal.states and facts.COMPLY_DEADLINE in removal.deadlines
+    assert NOT_COMPLIED_TRANSITION in removal.transitions
+    assert facts.FORWARD_DEADLINE in press.deadlines
 
 
 def test_months_are_uk_calendar_months():

@@ -33,6 +33,7 @@ from app.models.incidents import SEVERITIES
 from app.permissions import visible_incidents
 from app.services import audit, counts, dashboard
 from app.services.demo import load_demo
+from tests.conftest import login
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 COUNTED_SECTIONS = ("volume", "open_states", "due", "clauses", "timings", "removal", "press", "sanctions")
@@ -358,11 +359,12 @@ def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app,
             {k: (f["n"], f["p50"], f["p90"]) for k, f in act.items()}, user.role
 
 
-def test_times_to_removal_above_the_exact_limit_come_from_the_duration_buckets(app, db, make, monkeypatch):
+def test_times_to_removal_above_the_exact_limit_come_from_the_duration_buckets(app, db, make, monkeypatch, client):
     """Above REMOVAL_EXACT_LIMIT the time to removal is read from the counts' buckets plus the personal requests: the
-    same as putting every timed removal the user may read in the buckets one by one."""
+    same as putting every timed removal the user may read in the buckets one by one; and the page says so."""
     load_demo(db, _registry(app))
     make.user("comms", team="communications")
+    admin = make.user("admin")
     _shuffle_incidents(app, db, seed=13)
     db.commit()
     monkeypatch.setattr(dashboard, "REMOVAL_EXACT_LIMIT", -1)
@@ -386,6 +388,11 @@ def test_times_to_removal_above_the_exact_limit_come_from_the_duration_buckets(a
         assert board.approximate
         seen += board.removal_n
     assert seen, "some users see timed removals"
+    login(client, admin)
+    html = client.get("/dashboard/admin").get_data(as_text=True)
+    assert "timed; with this many, read from running counts in steps about 5% apart" in html
+    monkeypatch.setattr(dashboard, "REMOVAL_EXACT_LIMIT", 1_000)
+    assert "timed; with this many" not in client.get("/dashboard/admin").get_data(as_text=True)
 
 
 def _histograms_row_by_row(db, user):  # type: ignore[no-untyped-def]

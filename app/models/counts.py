@@ -19,10 +19,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from math import sqrt
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Float, Index, Integer, String, cast, false, func, text
+from sqlalchemy import Boolean, ColumnElement, Float, Index, Integer, String, cast, false, func, literal, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.models.audit import NOT_COMPLIED_TRANSITION, AuditEvent
 from app.models.base import Base, BigId
+from app.models.deadlines import Deadline
+from app.models.incidents import Incident
 
 # Measures. A month is the calendar month in Europe/London (``calendar_months``), '' where it does not apply.
 OPENED = "opened"  # by the month the incident was opened; workflow_key set
@@ -48,6 +51,22 @@ PRESS_WORKFLOW, FORWARD_DEADLINE = "press-referral", "forward"
 # request, in the duration bucket of its finished_at - started_at.
 REMOVAL = "removal"
 REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE = "content-removal", "verified_removed", "comply"
+
+
+def removal_refused() -> ColumnElement[bool]:
+    """A request marked not complied with: an audit row of that transition (it stays when the request is closed
+    afterwards). Read once as a set through the partial index ix_audit_events_not_complied (the transition as a
+    literal, so both databases can use it), not probed once per request (bench/RESULTS.md run 21)."""
+    return Incident.id.in_(select(AuditEvent.incident_id).where(
+        AuditEvent.transition == literal(NOT_COMPLIED_TRANSITION, literal_execute=True)))
+
+
+def removal_timed() -> list[ColumnElement[bool]]:
+    """The 'comply' deadlines that time a removal, joined to their incident: met, with a finishing time, of a
+    request in the removed state."""
+    return [Incident.workflow_key == REMOVAL_WORKFLOW, Incident.state == REMOVED_STATE,
+            Deadline.key == COMPLY_DEADLINE, Deadline.status == "met", Deadline.finished_at.is_not(None)]
+
 
 # Duration buckets: [0, 60.5 s), then each about 5% wider than the one before, the last open-ended (past ten
 # years). Whole-second bounds + 0.5 s, so a duration of whole seconds is never on a bound whatever floating-point

@@ -40,8 +40,9 @@ class ReferenceCounter(Base):
     last_number: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# What visible_incidents tests on a row: the dashboard's indexes carry them so counts never visit the table.
-_VISIBILITY = ("restricted", "side", "team_id", "case_file_id", "assignee_id", "created_by_id")
+# What visible_incidents and can_view test on a row: the dashboard's indexes carry them so counts never visit the
+# table, and the queue loads them with each row (app.services.queue.ROW_COLUMNS).
+VISIBILITY_COLUMNS = ("restricted", "side", "team_id", "case_file_id", "assignee_id", "created_by_id")
 # An incident's group (app.permissions.GroupColumns), in migration 0024's order.
 _GROUP = ("case_file_id", "restricted", "side", "team_id")
 
@@ -79,13 +80,13 @@ class Incident(Base):
         # "case_file_id IS NULL" (most incidents) must not look selective to SQLite's planner.
         Index("ix_incidents_case_file_id", "case_file_id", sqlite_where=text("case_file_id IS NOT NULL"),
               postgresql_where=text("case_file_id IS NOT NULL")),
-        Index("ix_incidents_outcomes", "created_at", "outcome", "severity", "subject_id", *_VISIBILITY,
+        Index("ix_incidents_outcomes", "created_at", "outcome", "severity", "subject_id", *VISIBILITY_COLUMNS,
               sqlite_where=text("outcome IS NOT NULL"), postgresql_where=text("outcome IS NOT NULL")),
         # One workflow's incidents opened in the period (the dashboards' removal and press), id and all (0025).
-        Index("ix_incidents_workflow_created", "workflow_key", "created_at", "state", *_VISIBILITY,
+        Index("ix_incidents_workflow_created", "workflow_key", "created_at", "state", *VISIBILITY_COLUMNS,
               postgresql_include=["id"]),
         Index("ix_incidents_team_created", "team_id", "created_at", "workflow_key", "closed_at", "first_action_at",
-              *(c for c in _VISIBILITY if c != "team_id")),
+              *(c for c in VISIBILITY_COLUMNS if c != "team_id")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,13 +13,11 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, true, tuple_
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, CalendarMonth, Deadline, Incident, IncidentClause, IncidentCount, Person
-from app.models.audit import NOT_COMPLIED_TRANSITION
+from app.models import CalendarMonth, Deadline, Incident, IncidentClause, IncidentCount, Person
 from app.models.counts import (
     BY_ROLE,
     CITED,
     CLOSED,
-    COMPLY_DEADLINE,
     DUE,
     FORWARD_DEADLINE,
     OPEN,
@@ -35,6 +33,8 @@ from app.models.counts import (
     due_day,
     duration_bucket,
     press_outcome,
+    removal_refused,
+    removal_timed,
     seconds_between,
 )
 
@@ -140,17 +140,14 @@ def recount(session: Session) -> Counter[Key]:
             .where(Incident.workflow_key == PRESS_WORKFLOW, Deadline.key == FORWARD_DEADLINE)):
         outcome, bucket = press_outcome(status, finished_at, due_at)
         out[_key(PRESS, month, "", "", "", *g, outcome=outcome, bucket=bucket)] += 1
-    refused = Incident.id.in_(select(AuditEvent.incident_id).where(AuditEvent.transition == NOT_COMPLIED_TRANSITION))
     removed = Incident.state == REMOVED_STATE
     for month, is_removed, *g in session.execute(
             select(month_of(Incident.created_at), removed, *group)
-            .where(Incident.workflow_key == REMOVAL_WORKFLOW, removed | refused)):
+            .where(Incident.workflow_key == REMOVAL_WORKFLOW, removed | removal_refused())):
         out[_key(REMOVAL, month, "", "", "", *g, outcome="complied" if is_removed else "not_complied")] += 1
     for month, seconds, *g in session.execute(
             select(month_of(Incident.created_at), seconds_between(Deadline.finished_at, Deadline.started_at, dialect),
-                   *group).join(Incident, Incident.id == Deadline.incident_id)
-            .where(Incident.workflow_key == REMOVAL_WORKFLOW, removed, Deadline.key == COMPLY_DEADLINE,
-                   Deadline.status == "met", Deadline.finished_at.is_not(None))):
+                   *group).join(Incident, Incident.id == Deadline.incident_id).where(*removal_timed())):
         out[_key(REMOVAL, month, "", "", "", *g, outcome="timed", bucket=duration_bucket(seconds))] += 1
     return out
 

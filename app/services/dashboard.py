@@ -55,13 +55,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Deadline, Incident, IncidentClause, IncidentCount, Person, PersonFlag, User
-from app.models.audit import NOT_COMPLIED_TRANSITION
+from app.models import Deadline, Incident, IncidentClause, IncidentCount, Person, PersonFlag, User
 from app.models.counts import (
     BY_ROLE,
     CITED,
     CLOSED,
-    COMPLY_DEADLINE,
     DUE,
     FORWARD_DEADLINE,
     OPEN,
@@ -78,6 +76,8 @@ from app.models.counts import (
     day_start,
     due_day,
     duration_bucket,
+    removal_refused,
+    removal_timed,
     seconds_between,
 )
 from app.models.incidents import SEVERITIES
@@ -96,9 +96,9 @@ TOP_CLAUSES = 5  # clauses drawn over time; the rest are summed as "Other clause
 REPEAT_LIMIT = 20  # repeat subjects listed
 WEEK = timedelta(days=7)
 
-# The workflow facts the dashboard reads (REMOVAL_WORKFLOW, REMOVED_STATE, COMPLY_DEADLINE, PRESS_WORKFLOW and
-# FORWARD_DEADLINE, kept in app.models.counts beside the measures that use them) name states and deadlines of the
-# workflow files; a test checks they still exist there.
+# The workflow facts the dashboard reads (the removal and press workflows' states, deadlines and transition) live in
+# app.models.counts beside the measures and predicates that use them; a test checks the workflow files still have
+# them.
 # The press counts' settled outcomes (migration 0026) as the section names them.
 PRESS_SETTLED = {"within": "within", "late": "late", "stopped": "other"}
 UPHELD_FLAG = "upheld_breach"
@@ -564,13 +564,9 @@ def removal(session: Session, scope: Scope, months: Sequence[Month]) -> Removal:
     duration buckets."""
     dialect = session.get_bind().dialect.name
     cohort = [*_opened_in(months), Incident.workflow_key == REMOVAL_WORKFLOW]
-    # The transition as a literal, so both databases can use the partial index ix_audit_events_not_complied, read
-    # once as a set rather than probed once per request of the period (bench/RESULTS.md run 21).
-    refused = Incident.id.in_(select(AuditEvent.incident_id).where(
-        AuditEvent.transition == literal(NOT_COMPLIED_TRANSITION, literal_execute=True)))
     complied, not_complied = session.execute(select(
         func.coalesce(func.sum(case((Incident.state == REMOVED_STATE, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((and_(Incident.state != REMOVED_STATE, refused), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(Incident.state != REMOVED_STATE, removal_refused()), 1), else_=0)), 0),
     ).where(*cohort, scope.rows)).one()
     counted = _add({}, scope.counts(session, REMOVAL, IncidentCount.outcome, IncidentCount.bucket,
                                     where=[IncidentCount.month.in_([m.key for m in months])]))
@@ -578,8 +574,7 @@ def removal(session: Session, scope: Scope, months: Sequence[Month]) -> Removal:
     not_complied += counted.pop(("not_complied", 0), 0)
     timed = {("all", bucket): n for (outcome, bucket), n in counted.items() if outcome == "timed"}
     duration = seconds_between(Deadline.finished_at, Deadline.started_at, dialect)
-    removed = [*cohort, Incident.state == REMOVED_STATE, Deadline.key == COMPLY_DEADLINE, Deadline.status == "met",
-               Deadline.finished_at.is_not(None)]
+    removed = [*_opened_in(months), *removal_timed()]
     approximate = sum(timed.values()) > REMOVAL_EXACT_LIMIT
     if approximate:
         for (seconds,) in session.execute(select(duration).join(Incident, Incident.id == Deadline.incident_id)

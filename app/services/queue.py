@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, load_only
 
 from app.clock import utcnow
 from app.models import AuditEvent, Deadline, Incident, IncidentClause, Person, Post, User
-from app.models.incidents import SEVERITIES
+from app.models.incidents import SEVERITIES, VISIBILITY_COLUMNS
 from app.models.people import PLATFORMS
 from app.permissions import can_assign, can_be_assigned, can_view, knowable_incidents, visible_incidents
 from app.services import NotFound, ServiceError, audit, search
@@ -210,13 +210,14 @@ def _london_midnight(day: date) -> datetime:
 
 # --- one page ----------------------------------------------------------------------------------------
 
-# What a row shows and what its permission checks read (app.permissions: can_view, can_assign); the summary too
-# where a search quotes a passage of it. The rest (form fields as JSON, the other timestamps) would be read and
-# converted for nothing, fifty times a page. A column the page comes to show must be added here, or each row
-# loads it with a query of its own: tests/test_queue.py counts the page's statements to catch that.
-ROW_COLUMNS = (Incident.reference, Incident.title, Incident.side, Incident.workflow_key, Incident.state,
-               Incident.severity, Incident.restricted, Incident.assignee_id, Incident.created_by_id, Incident.team_id,
-               Incident.case_file_id, Incident.created_at, Incident.closed_at, Incident.version)
+# What a row shows (and can_assign's closed_at), and what the permission checks read (the model's
+# VISIBILITY_COLUMNS); the summary too where a search quotes a passage of it. The rest (form fields as JSON, the
+# other timestamps) would be read and converted for nothing, fifty times a page. A column the page comes to show
+# must be added here, or each row loads it with a query of its own: tests/test_queue.py counts the page's
+# statements to catch that.
+ROW_COLUMNS = (Incident.reference, Incident.title, Incident.workflow_key, Incident.state, Incident.severity,
+               Incident.created_at, Incident.closed_at, Incident.version,
+               *(getattr(Incident, name) for name in VISIBILITY_COLUMNS))
 
 
 @dataclass

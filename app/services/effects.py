@@ -108,7 +108,7 @@ def _open_linked(ctx: EffectContext) -> None:
     linked = open_incident(
         ctx.session, ctx.registry,
         OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
-                    summary=f"Opened from {source.reference}.", subject=source.subject,
+                    summary=f"Opened from {source.reference}.", subject_id=source.subject_id,
                     assignee=source.assignee, severity=source.severity, calendar=source.calendar,
                     restricted=source.restricted, case_file=source.case_file,
                     team=source.team if target.side == source.side else None),

@@ -205,8 +205,6 @@ def open_incident(
         severity=severity,
         calendar=calendar,
         restricted=request.restricted,
-        subject=request.subject if request.subject is not None or request.subject_id is None
-        else session.get(Person, request.subject_id),
         case_file=request.case_file,
         assignee=request.assignee,
         team=request.team or default_team(session, definition.side, actor, request.assignee),
@@ -214,6 +212,11 @@ def open_incident(
         created_at=now,
         version=1,
     )
+    if request.subject is not None:
+        incident.subject = request.subject
+    else:
+        # By id alone: a linked incident names its source's subject without loading the person.
+        incident.subject_id = request.subject_id
     session.add(incident)
     if request.post is not None:
         incident.posts.append(Post(**post_values(request.post, actor, utcnow())))

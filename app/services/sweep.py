@@ -12,8 +12,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
@@ -64,13 +65,14 @@ def remind_at(session: Session, deadline: Deadline, reminder: Duration,
 
 
 class Recipients:
-    """Who hears about an incident, with the team and role look-ups made once per sweep rather than
+    """Who hears about an incident, with the team, role and rota look-ups made once per sweep rather than
     once per deadline (a sweep can handle thousands of deadlines of the same few teams)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         self._teams: dict[int, list[User]] = {}
         self._roles: dict[str, list[User]] = {}
+        self._rota = rota.RotaAt(session, now)
 
     def for_incident(self, incident: Incident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
@@ -91,6 +93,10 @@ class Recipients:
         if role not in self._roles:
             self._roles[role] = notifications.active_users_with_role(self.session, role)
         return readers_among(self._roles[role], incident)
+
+    def on_duty(self, incident: Incident, role: str) -> list[User]:
+        """Those with ``role`` who may see the incident, narrowed by the rota (the on-call press officer at night)."""
+        return self._rota.narrow(role, self.with_role(incident, role))
 
 
 def overdue_key(deadline: Deadline) -> str:
@@ -142,7 +148,7 @@ def _queue_reminders(session: Session, now: datetime, report: SweepReport,
     """Send the reminders that have fallen due, and record when each deadline's next one falls
     (``Deadline.next_remind_at``), so a sweep reads only the deadlines with a reminder to send or to work out,
     not every running deadline (at a million incidents that was 178,000 deadlines and 32 s a sweep)."""
-    recipients = recipients or Recipients(session)
+    recipients = recipients or Recipients(session, now)
     calendars: dict[str, WorkingCalendar] = {}
     for to_look_at in (Deadline.next_remind_at.is_(None), Deadline.next_remind_at <= now):
         while True:
@@ -180,7 +186,7 @@ def _remind(session: Session, deadline: Deadline, now: datetime, report: SweepRe
 
 
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
-              recipients: Recipients, notices: OverdueNotices, now: datetime) -> None:
+              recipients: Recipients, notices: OverdueNotices) -> None:
     """Do what the deadline's file says on a breach; the people a role is notified of it are added to ``notices``."""
     from app.services.incidents import definition_for, take_transition
 
@@ -200,8 +206,7 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
         report.escalations.append(f"{incident.reference}: {transition.title}")
     elif "notify" in rule:
         # A role with an on-call duty (the press office) is reached through the rota outside office hours.
-        notices.add(rota.for_role(session, rule["notify"], recipients.with_role(incident, rule["notify"]), now),
-                    deadline)
+        notices.add(recipients.on_duty(incident, rule["notify"]), deadline)
         report.escalations.append(f"{incident.reference}: notified {rule['notify']}")
     elif "reassign" in rule:
         candidates = recipients.with_role(incident, rule["reassign"])
@@ -221,7 +226,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
     e-mails of the pass in one outbox statement at its end (``OverdueNotices``). The marks and audit rows of a
     batch are written together (one chain extension); escalations run one by one because each is a full
     workflow transition."""
-    recipients = recipients or Recipients(session)
+    recipients = recipients or Recipients(session, now)
     notices = OverdueNotices()
     while True:
         batch = _claim(session, select(Deadline).where(
@@ -229,9 +234,13 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         ).order_by(Deadline.due_at, Deadline.id))
         if not batch:
             break
+        # The batch's marks in one statement (the unit of work wrote an UPDATE per deadline); the loaded deadlines
+        # are told the value is stored, so a later flush does not write it again.
+        session.execute(update(Deadline.__table__).where(Deadline.__table__.c.id.in_([d.id for d in batch]))
+                        .values(breached_at=now))
         entries: list[audit.Entry] = []
         for deadline in batch:
-            deadline.breached_at = now
+            set_committed_value(deadline, "breached_at", now)
             entries.append(audit.Entry(actor=None, action="deadline.breached", incident=deadline.incident,
                                        object_type="deadline", object_id=deadline.id,
                                        data={"deadline": deadline.key, "due_at": deadline.due_at.isoformat()}))
@@ -240,7 +249,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         audit.record_many(session, entries)
         for deadline in batch:
             if deadline.status == "running" and deadline.on_breach:
-                _escalate(session, registry, deadline, report, recipients, notices, now)
+                _escalate(session, registry, deadline, report, recipients, notices)
         session.flush()
     notifications.queue_uncounted(session, notices.messages())
 
@@ -263,7 +272,7 @@ def run_sweep(session: Session, registry: WorkflowRegistry, now: datetime | None
     """One pass as of ``now`` (default: the clock). Flushes; the caller commits."""
     now = now or utcnow()
     report = SweepReport()
-    recipients = Recipients(session)
+    recipients = Recipients(session, now)
     _handle_breaches(session, registry, now, report, recipients)
     _queue_reminders(session, now, report, recipients)
     _expire_warnings(session, now, report)

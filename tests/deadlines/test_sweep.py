@@ -89,11 +89,12 @@ def overdue_notices(db, address: str) -> list[OutboxMessage]:
     return [m for m in outbox(db) if m.to_address == address and "Overdue" in m.subject]
 
 
-def removal_requested(db, registry, comms, *, at: datetime, patient_info: bool, assignee=True) -> Incident:
+def removal_requested(db, registry, comms, *, at: datetime, patient_info: bool, assignee=True,
+                      subject: Person | None = None) -> Incident:
     incident = open_case(
         db, registry, "content-removal", comms, at=at, title="Contributor's story shows a labelled scan",
         summary="Contributor disclosed their own diagnosis in the thread.",
-        assignee=comms if assignee else None,
+        assignee=comms if assignee else None, subject=subject,
         post=PostInput(platform="instagram", url="https://www.instagram.com/stories/samrads/",
                        author_handle="samrads", posted_at=at - timedelta(hours=3), text=POST_TEXT),
     )
@@ -119,8 +120,11 @@ def member_case(db, registry, rep, *, at: datetime, subject: Person | None = Non
 
 def test_unremoved_post_is_marked_non_compliant_and_escalated_to_formal_action_once(db, make, registry):
     comms = make.user("comms", team="communications")
+    contributor = Person(name="Sam Rads", role="contributor")
+    db.add(contributor)
+    db.commit()
     requested = utc(2026, 3, 10, 10, 0)
-    removal = removal_requested(db, registry, comms, at=requested, patient_info=False)
+    removal = removal_requested(db, registry, comms, at=requested, patient_info=False, subject=contributor)
 
     comply = deadline(removal, "comply")
     assert comply.due_at == requested + timedelta(hours=24)
@@ -139,6 +143,8 @@ def test_unremoved_post_is_marked_non_compliant_and_escalated_to_formal_action_o
     [formal] = db.scalars(select(Incident).where(Incident.workflow_key == "formal-action")).all()
     [link] = db.scalars(select(IncidentLink)).all()
     assert (link.from_id, link.to_id, link.relation) == (removal.id, formal.id, "escalated_to")
+    assert formal.subject_id == contributor.id  # the formal action is about the same contributor
+    assert deadline(removal, "comply").breached_at == comply.due_at + timedelta(minutes=1)
     [breached] = audit_rows(db, removal, "deadline.breached")
     assert breached.actor_label == "system" and breached.data["deadline"] == "comply"
     [automatic] = audit_rows(db, removal, "incident.transition")[-1:]

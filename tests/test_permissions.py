@@ -5,7 +5,7 @@ import itertools
 from sqlalchemy import select
 
 from app.models import Incident
-from app.permissions import can_view, readers_among, visible_incidents
+from app.permissions import Readers, can_view, readers_among, visible_incidents
 from app.roles import ROLE_NAMES
 from app.services import access
 from app.services import cases as case_service
@@ -45,6 +45,7 @@ def test_readers_among_many_users_are_exactly_those_can_view_lets_in(app, db, ma
     users = [make.user(role, team=team)
              for role, team in itertools.product(ROLE_NAMES, ("communications", "reps-north", "reps-south", None))]
     users.append(make.user("comms", team="communications", active=False))
+    users.append(make.user("comms", team="reps-south"))  # same role and team as the shared comms, not shared with
     comms, rep, admin = users[ROLE_NAMES.index("comms") * 4 + 2], users[ROLE_NAMES.index("rep") * 4 + 1], \
         users[ROLE_NAMES.index("admin") * 4]
     restricted = next(i for i in incidents if i.restricted and i.side == "college")
@@ -58,10 +59,13 @@ def test_readers_among_many_users_are_exactly_those_can_view_lets_in(app, db, ma
                                             workflow_key="employer-disciplinary", rep=rep, actor=rep)
     incidents.append(case_file.tracks[0])
     db.commit()
+    readers = Readers(users)  # as the sweep keeps it, for every incident it meets
     for incident in incidents:
         expected = [u for u in users if can_view(u, incident)]
         assert readers_among(users, incident) == expected, incident.title
+        assert readers.of(incident) == expected, incident.title
     assert any(u is comms for u in readers_among(users, restricted))  # by the share alone
+    assert users[-1] not in readers_among(users, restricted)
     assert [u for u in readers_among(users, case_file.tracks[0]) if u.role == "rep"] == [rep]
 
 

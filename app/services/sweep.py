@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
 from app.models.deadlines import NO_MORE_REMINDERS
+from app.permissions import Readers
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
 from app.timing import Duration, WorkingCalendar, parse_duration
@@ -70,29 +71,27 @@ class Recipients:
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
-        self._teams: dict[int, list[User]] = {}
-        self._roles: dict[str, list[User]] = {}
+        self._teams: dict[int, Readers] = {}
+        self._roles: dict[str, Readers] = {}
         self._rota = rota.RotaAt(session, now)
 
     def for_incident(self, incident: Incident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-        from app.permissions import can_view, readers_among
+        from app.permissions import can_view
 
         if incident.assignee is not None and incident.assignee.active and can_view(incident.assignee, incident):
             return [incident.assignee]
         if incident.team_id is None:
             return []
         if incident.team_id not in self._teams:
-            self._teams[incident.team_id] = list(self.session.scalars(
+            self._teams[incident.team_id] = Readers(self.session.scalars(
                 select(User).where(User.team_id == incident.team_id, User.active.is_(True)).order_by(User.id)))
-        return readers_among(self._teams[incident.team_id], incident)
+        return self._teams[incident.team_id].of(incident)
 
     def with_role(self, incident: Incident, role: str) -> list[User]:
-        from app.permissions import readers_among
-
         if role not in self._roles:
-            self._roles[role] = notifications.active_users_with_role(self.session, role)
-        return readers_among(self._roles[role], incident)
+            self._roles[role] = Readers(notifications.active_users_with_role(self.session, role))
+        return self._roles[role].of(incident)
 
     def on_duty(self, incident: Incident, role: str) -> list[User]:
         """Those with ``role`` who may see the incident, narrowed by the rota (the on-call press officer at night)."""

@@ -87,6 +87,12 @@ def test_each_filter_narrows_the_queue(client, app, db, make, signed_in):
     assert _shown(client, opened_from="2025-03-11") == open_ids - {press}
     assert _shown(client, status="closed") == {closed}
     assert _shown(client, status="all") == open_ids | {closed}
+    # The chosen assignee and clause stay chosen in the filter form; the bulk list marks nobody.
+    html = client.get("/incidents", query_string={"assignee": str(other.id)}).get_data(as_text=True)
+    assert f'<option value="{other.id}" selected>Other Person</option>' in html
+    assert html.count(f'<option value="{other.id}">Other Person</option>') == 1  # in the bulk list
+    html = client.get("/incidents", query_string={"clause": clause}).get_data(as_text=True)
+    assert re.search(rf'<option value="{re.escape(clause)}" selected>', html)
     # Filters combine, and the pager keeps them all.
     assert _shown(client, assignee="me", overdue="1", severity="high") == set()
     html = client.get("/incidents", query_string={"opened_to": "31/02/2025"}).get_data(as_text=True)
@@ -102,6 +108,19 @@ def test_each_filter_narrows_the_queue(client, app, db, make, signed_in):
         assert client.get("/incidents", query_string={"sort": "due", "after": cursor}).status_code == 200
     for cursor in (f"r:0.5~{huge}", "r:nan~1", "r:1e999~1", "r:x~1"):
         assert client.get("/incidents", query_string={"q": "plain", "before": cursor}).status_code == 200
+
+
+def test_options_are_escaped_marked_once_and_follow_a_renamed_person():
+    from app.web import options
+
+    people = [("7", 'Ann <script>alert(1)</script>'), ("17", "Bo \"Quote\" & Co")]
+    html = str(options(people, "17"))
+    assert html == ('<option value="7">Ann &lt;script&gt;alert(1)&lt;/script&gt;</option>'
+                    '<option value="17" selected>Bo &#34;Quote&#34; &amp; Co</option>')
+    assert str(options(people)).count("selected") == 0  # the kept markup was not changed by the first call
+    assert str(options(people, "1")).count("selected") == 0  # "1" is not a prefix match of "17"
+    assert str(options([(v, n) for v, n in people], '"><script>')).count("selected") == 0
+    assert "Ann Renamed" in str(options([("7", "Ann Renamed"), people[1]]))
 
 
 def test_filters_survive_the_round_trip_through_the_url():

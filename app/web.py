@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
@@ -159,6 +159,20 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()
     app.jinja_env.filters["number_cells"] = number_cells
     app.jinja_env.globals["options"] = options
+    app.jinja_env.globals["incident_url"] = incident_url
+
+
+# An id no incident has, marking where an incident's id goes in its built URL (incident_url).
+_ID_MARK = 918_273_645_036
+
+
+def incident_url(incident_id: int) -> str:
+    """``url_for("incidents.show", incident_id=…)`` for the many rows of a list: the route is built once a request
+    and each id put into it (url_for itself was a twentieth of the queue page's CPU, fifty times a page)."""
+    parts = g.get("incident_url_parts")
+    if parts is None:
+        parts = g.incident_url_parts = url_for("incidents.show", incident_id=_ID_MARK).split(str(_ID_MARK), 1)
+    return f"{parts[0]}{int(incident_id)}{parts[1]}"
 
 
 def options(choices: Iterable[tuple[str, str]], selected: str | None = None) -> Markup:

@@ -123,6 +123,18 @@ def test_options_are_escaped_marked_once_and_follow_a_renamed_person():
     assert "Ann Renamed" in str(options([("7", "Ann Renamed"), people[1]]))
 
 
+def test_a_rows_link_is_the_incident_pages_url_under_any_mount_point(app):
+    from flask import url_for
+
+    from app.web import incident_url
+
+    for base in ("http://localhost/", "https://cases.example.org/breachdesk/"):
+        with app.test_request_context("/incidents", base_url=base):
+            for incident_id in (1, 42, 918_273_645_036 + 1):
+                assert incident_url(incident_id) == url_for("incidents.show", incident_id=incident_id)
+            assert incident_url(7).startswith("/breachdesk/" if "breachdesk" in base else "/incidents/")
+
+
 def test_filters_survive_the_round_trip_through_the_url():
     filters = queue.QueueFilters.from_args({"workflow": "problem-solving", "assignee": "me", "overdue": "1",
                                            "opened_from": "5/11/2026", "q": "rude", "sort": "due",

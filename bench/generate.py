@@ -191,7 +191,7 @@ def approx_duration(text: str) -> timedelta:
 
 # When the PostgreSQL writer refreshes the statistics of the tables the triggers read (Writer._analyze): after
 # this many audit rows, then each time they have doubled.
-ANALYZE_FIRST_AT = 20_000
+ANALYZE_FIRST_AT = 1_000  # low enough that the smoke test (600 incidents) runs it too
 ANALYZED_WHILE_LOADING = ("incidents", "deadlines", "audit_events", "incident_counts")
 
 

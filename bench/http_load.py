@@ -93,7 +93,14 @@ def sign_in(port: int, email: str) -> str:
     answer.read()
     if answer.status != 302:
         sys.exit(f"sign-in as {email} failed: HTTP {answer.status}")
-    return answer.getheader("Set-Cookie", "").split(";")[0] or cookie
+    cookie = answer.getheader("Set-Cookie", "").split(";")[0] or cookie
+    # Follow the redirect as a browser does and keep the cookie it then holds: the first page after signing in
+    # gives the session its CSRF secret, which a browser sends back from then on (replaying the sign-in cookie
+    # instead would make every request of the run create a new secret and re-send the cookie).
+    connection.request("GET", answer.getheader("Location", "/incidents"), headers={"Cookie": cookie})
+    landed = connection.getresponse()
+    landed.read()
+    return landed.getheader("Set-Cookie", "").split(";")[0] or cookie
 
 
 def first_incident_path(port: int, cookie: str) -> str:

@@ -134,6 +134,25 @@ def test_idle_session_times_out(client, app, signed_in):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
+def test_the_last_seen_time_is_rewritten_at_most_once_a_minute(client, app, signed_in):
+    from app.auth.routes import SEEN_AT_RESOLUTION_SECONDS
+
+    signed_in("comms")
+    client.get("/incidents")  # as a browser's first page after signing in: the session gets its CSRF secret
+    with client.session_transaction() as session:
+        session["seen_at"] = time.time() - 5
+        seen = session["seen_at"]
+    response = client.get("/incidents")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers  # nothing new to say
+    with client.session_transaction() as session:
+        assert session["seen_at"] == seen
+        session["seen_at"] = time.time() - SEEN_AT_RESOLUTION_SECONDS - 1
+    response = client.get("/incidents")
+    assert response.status_code == 200 and "Set-Cookie" in response.headers
+    with client.session_transaction() as session:
+        assert time.time() - session["seen_at"] < 5
+
+
 def test_session_cookie_is_httponly_and_samesite_lax(client, make):
     user = make.user("comms")
     response = login(client, user)

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
 from app.models.deadlines import NO_MORE_REMINDERS
-from app.permissions import Readers
+from app.permissions import Readers, can_view
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
 from app.timing import Duration, WorkingCalendar, parse_duration
@@ -77,8 +77,6 @@ class Recipients:
 
     def for_incident(self, incident: Incident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-        from app.permissions import can_view
-
         if incident.assignee is not None and incident.assignee.active and can_view(incident.assignee, incident):
             return [incident.assignee]
         if incident.team_id is None:

@@ -158,7 +158,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["special_category"] = special_category
     app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()
     app.jinja_env.filters["number_cells"] = number_cells
-    app.jinja_env.globals["options"] = options
+    app.jinja_env.globals["option_tags"] = option_tags
     app.jinja_env.globals["incident_url"] = incident_url
 
 
@@ -175,20 +175,20 @@ def incident_url(incident_id: int) -> str:
     return f"{parts[0]}{int(incident_id)}{parts[1]}"
 
 
-def options(choices: Iterable[tuple[str, str]], selected: str | None = None) -> Markup:
+def option_tags(choices: Iterable[tuple[str, str]], selected: str | None = None) -> Markup:
     """``<option>``s for (value, label) pairs, ``selected`` marked. The escaped markup of a list is kept and reused
     (keyed by the very values and labels, so a renamed person is a new list): the queue page offers the same
     hundred-odd people in two lists on every view, and escaping each name and id every time was most of the
     template's escaping, a tenth of the page's CPU."""
-    html = _options_markup(tuple(choices))
+    html = _option_tags_markup(tuple(choices))
     if selected:
         value = escape(selected)
         html = html.replace(f'<option value="{value}">', f'<option value="{value}" selected>', 1)
-    return Markup(html)  # noqa: S704 - every value and label is escaped by _options_markup
+    return Markup(html)  # noqa: S704 - every value and label is escaped by _option_tags_markup
 
 
 @lru_cache(maxsize=256)
-def _options_markup(choices: tuple[tuple[str, str], ...]) -> str:
+def _option_tags_markup(choices: tuple[tuple[str, str], ...]) -> str:
     return "".join(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in choices)
 
 

@@ -110,17 +110,17 @@ def test_each_filter_narrows_the_queue(client, app, db, make, signed_in):
         assert client.get("/incidents", query_string={"q": "plain", "before": cursor}).status_code == 200
 
 
-def test_options_are_escaped_marked_once_and_follow_a_renamed_person():
-    from app.web import options
+def test_option_tags_are_escaped_marked_once_and_follow_a_renamed_person():
+    from app.web import option_tags
 
     people = [("7", 'Ann <script>alert(1)</script>'), ("17", "Bo \"Quote\" & Co")]
-    html = str(options(people, "17"))
+    html = str(option_tags(people, "17"))
     assert html == ('<option value="7">Ann &lt;script&gt;alert(1)&lt;/script&gt;</option>'
                     '<option value="17" selected>Bo &#34;Quote&#34; &amp; Co</option>')
-    assert str(options(people)).count("selected") == 0  # the kept markup was not changed by the first call
-    assert str(options(people, "1")).count("selected") == 0  # "1" is not a prefix match of "17"
-    assert str(options([(v, n) for v, n in people], '"><script>')).count("selected") == 0
-    assert "Ann Renamed" in str(options([("7", "Ann Renamed"), people[1]]))
+    assert str(option_tags(people)).count("selected") == 0  # the kept markup was not changed by the first call
+    assert str(option_tags(people, "1")).count("selected") == 0  # "1" is not a prefix match of "17"
+    assert str(option_tags([(v, n) for v, n in people], '"><script>')).count("selected") == 0
+    assert "Ann Renamed" in str(option_tags([("7", "Ann Renamed"), people[1]]))
 
 
 def test_a_rows_link_is_the_incident_pages_url_under_any_mount_point(app):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
@@ -20,6 +20,9 @@ from app.workflow.definition import Ref
 from app.workflow.effects import EFFECTS
 from app.workflow.engine import LONDON
 
+if TYPE_CHECKING:
+    from app.services.incidents import OpenRequest
+
 
 @dataclass
 class EffectContext:
@@ -30,6 +33,8 @@ class EffectContext:
     values: dict[str, Any]
     actor: User | None
     params: dict[str, Any]
+    # Set by a batch of transitions (``take_transitions``): ``open_linked`` leaves its opening to the batch.
+    openings: LinkedOpenings | None = None
 
 
 def _start_deadline(ctx: EffectContext) -> None:
@@ -104,21 +109,19 @@ def _open_linked(ctx: EffectContext) -> None:
     from app.services.incidents import OpenRequest, open_incident
 
     target = ctx.registry.get(ctx.params["workflow"])
-    source = ctx.incident
-    linked = open_incident(
-        ctx.session, ctx.registry,
-        OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
-                    summary=f"Opened from {source.reference}.", subject_id=source.subject_id,
-                    assignee=source.assignee, severity=source.severity, calendar=source.calendar,
-                    restricted=source.restricted, case_file=source.case_file,
-                    team=source.team if target.side == source.side else None),
-        actor=ctx.actor, check_role=False,
-    )
-    ctx.session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=ctx.params["relation"]))
-    audit.record(ctx.session, actor=ctx.actor, action="incident.linked", incident=source,
-                 object_type="incident", object_id=linked.id,
-                 data={"relation": ctx.params["relation"], "to": linked.reference})
-    if step := ctx.params.get("then"):
+    source, relation, step = ctx.incident, ctx.params["relation"], ctx.params.get("then")
+    request = OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
+                          summary=f"Opened from {source.reference}.", subject_id=source.subject_id,
+                          assignee=source.assignee, severity=source.severity, calendar=source.calendar,
+                          restricted=source.restricted, case_file=source.case_file,
+                          team=source.team if target.side == source.side else None)
+    if ctx.openings is not None and not step:
+        ctx.openings.add(source, request, relation)
+        return
+    linked = open_incident(ctx.session, ctx.registry, request, actor=ctx.actor, check_role=False)
+    ctx.session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=relation))
+    audit.record_many(ctx.session, [_linked_entry(ctx.actor, source, linked.id, linked.reference, relation)])
+    if step:
         from app.services.incidents import take_transition
 
         then = target.transitions[step]
@@ -126,6 +129,46 @@ def _open_linked(ctx: EffectContext) -> None:
         take_transition(ctx.session, ctx.registry, linked, step, actor=ctx.actor, as_role=then.roles[0],
                         values={k: v for k, v in ctx.values.items() if k in declared},
                         comment=f"Started from {source.reference}.")
+
+
+def _linked_entry(actor: User | None, source: Incident, linked_id: int, linked_reference: str,
+                  relation: str) -> audit.Entry:
+    return audit.Entry(actor=actor, action="incident.linked", incident=source, object_type="incident",
+                       object_id=linked_id, data={"relation": relation, "to": linked_reference})
+
+
+class LinkedOpenings:
+    """The linked incidents a batch of transitions opens (the sweep's escalations), opened together by one
+    ``open_incidents`` call after the batch's effects have run instead of one ``open_incident`` each. An
+    ``open_linked`` with a follow-up step (``then``) needs the incident at once and opens it straight away."""
+
+    def __init__(self, actor: User | None) -> None:
+        self.actor = actor
+        self._wanted: list[tuple[Incident, OpenRequest, str]] = []
+
+    @property
+    def waiting(self) -> int:
+        """How many openings were asked for so far; the n-th one's rows are ``open()[n]``."""
+        return len(self._wanted)
+
+    def add(self, source: Incident, request: OpenRequest, relation: str) -> None:
+        self._wanted.append((source, request, relation))
+
+    def open(self, session: Session, registry: WorkflowRegistry) -> list[list[audit.Entry]]:
+        """Open them all and link each to its source; per opening, the audit rows still to write, in order
+        (the new incident's "incident.opened", then its source's "incident.linked")."""
+        from app.services.incidents import open_incidents
+
+        if not self._wanted:
+            return []
+        opened = open_incidents(session, registry, [request for _source, request, _relation in self._wanted],
+                                actor=self.actor, check_role=False, write_audit=False)
+        rows = []
+        for (source, _request, relation), linked in zip(self._wanted, opened, strict=True):
+            session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=relation))
+            rows.append([*([linked.entry] if linked.entry is not None else []),
+                         _linked_entry(self.actor, source, linked.id, linked.reference, relation)])
+        return rows
 
 
 def _flag_subject(ctx: EffectContext) -> None:
@@ -236,6 +279,8 @@ def run_effects(
     *,
     values: dict[str, Any],
     actor: User | None,
+    openings: LinkedOpenings | None = None,
 ) -> None:
     for ref in effects:
-        EFFECT_HANDLERS[ref.name](EffectContext(session, registry, definition, incident, values, actor, ref.params))
+        EFFECT_HANDLERS[ref.name](EffectContext(session, registry, definition, incident, values, actor, ref.params,
+                                                openings))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
@@ -34,8 +35,11 @@ from app.services import deadlines as deadline_service
 from app.services.bulk import executemany, insert_rows
 from app.services.references import next_reference, next_references
 from app.timing import CALENDAR_NAMES
-from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry, decide
+from app.workflow import Decision, TransitionNotAllowed, WorkflowDef, WorkflowRegistry, decide
 from app.workflow.guards import IncidentFacts
+
+if TYPE_CHECKING:
+    from app.services.effects import LinkedOpenings
 
 COLLEGE_TEAM = "communications"
 
@@ -432,12 +436,98 @@ def take_transition(
 
     ``actor`` None with ``as_role`` is the system (the deadline sweep escalating a breach).
     """
-    from app.services.effects import run_effects
-
     if expected_version is not None and expected_version != incident.version:
         raise IncidentChangedElsewhere(incident)
     if actor is not None and not can_view(actor, incident):
         raise NotFound("No such incident.")
+    definition, decision = _decide(session, registry, incident, transition_key, actor=actor, as_role=as_role,
+                                   values=values, comment=comment)
+    now = utcnow()
+    reference = incident.reference  # read now: after a failed flush the row cannot be loaded
+    _enter(incident, decision, now)
+    # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
+    try:
+        session.flush()
+    except StaleDataError:
+        raise IncidentChangedElsewhere(reference) from None
+    entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now)
+    audit.record_many(session, [entry for entry in entries if isinstance(entry, audit.Entry)], at=now)
+    session.flush()
+    return incident
+
+
+def take_transitions(
+    session: Session,
+    registry: WorkflowRegistry,
+    moves: list[tuple[Incident, str | None]],
+    transition_key: str,
+    *,
+    as_role: str,
+) -> list[TransitionNotAllowed | None]:
+    """The system (``actor`` None, acting ``as_role``) takes one transition on many incidents at once, each
+    with its comment — the deadline sweep's escalations. The same rules, effects and audit rows as
+    ``take_transition`` on each, written set-wise: one version-checking flush for the lot, the linked
+    incidents the effects open in one ``open_incidents`` call, the audit rows in one ``record_many``. Returns,
+    per move, None or the refusal (a refused incident is left untouched). The incidents must be distinct.
+    Raises IncidentChangedElsewhere if any was changed by someone else since it was loaded (roll back)."""
+    from app.services.effects import LinkedOpenings
+
+    if len({id(incident) for incident, _comment in moves}) != len(moves):
+        raise ValueError("take_transitions moves each incident once; take a second step in a later call")
+    outcome: list[TransitionNotAllowed | None] = []
+    decided: list[tuple[Incident, WorkflowDef, Decision]] = []
+    now = utcnow()
+    for incident, comment in moves:
+        try:
+            definition, decision = _decide(session, registry, incident, transition_key, actor=None,
+                                           as_role=as_role, values=None, comment=comment)
+        except TransitionNotAllowed as refused:
+            outcome.append(refused)
+            continue
+        outcome.append(None)
+        _enter(incident, decision, now)
+        decided.append((incident, definition, decision))
+    if not decided:
+        return outcome
+    try:
+        session.flush()
+    except StaleDataError:
+        raise IncidentChangedElsewhere("An incident the sweep escalates") from None
+    _load_deadlines(session, [incident for incident, _definition, _decision in decided])
+    openings = LinkedOpenings(actor=None)
+    steps = [_run_step(session, registry, definition, incident, decision, actor=None, now=now, openings=openings)
+             for incident, definition, decision in decided]
+    opened = openings.open(session, registry)
+    rows: list[audit.Entry] = []
+    for entries in steps:
+        for entry in entries:
+            rows.extend(opened[entry] if isinstance(entry, int) else [entry])
+    audit.record_many(session, rows, at=now)
+    session.flush()
+    return outcome
+
+
+def _load_deadlines(session: Session, incidents: list[Incident]) -> None:
+    """Load the incidents' deadlines in one statement: the effects and the clocks read them, and a lazy load
+    each (which also flushed the previous incident's changes) was a third of a batch's time."""
+    from app.models import Deadline
+
+    unloaded = {incident.id: incident for incident in incidents if "deadlines" in inspect(incident).unloaded}
+    if not unloaded:
+        return
+    found: dict[int, list[Deadline]] = {incident_id: [] for incident_id in unloaded}
+    with session.no_autoflush:
+        for deadline in session.scalars(select(Deadline).where(Deadline.incident_id.in_(list(unloaded)))
+                                        .order_by(Deadline.due_at, Deadline.id)):
+            found[deadline.incident_id].append(deadline)
+    for incident_id, deadlines in found.items():
+        set_committed_value(unloaded[incident_id], "deadlines", deadlines)
+
+
+def _decide(session: Session, registry: WorkflowRegistry, incident: Incident, transition_key: str, *,
+            actor: User | None, as_role: str | None, values: dict[str, Any] | None,
+            comment: str | None) -> tuple[WorkflowDef, Decision]:
+    """Whether ``transition_key`` may be taken now, with these values (TransitionNotAllowed says why not)."""
     role = as_role if actor is None else actor.role
     if role is None:
         raise ServiceError("A transition needs an actor or a system role.")
@@ -450,11 +540,12 @@ def take_transition(
                 session.get(Person, decision.values[spec.key]) is None:
             raise TransitionNotAllowed(f"Check the form: {spec.label}: no such person.",
                                        {spec.key: f"{spec.label}: no such person"})
-    now = utcnow()
-    reference = incident.reference  # read now: after a failed flush the row cannot be loaded
+    return definition, decision
+
+
+def _enter(incident: Incident, decision: Decision, now: datetime) -> None:
+    """The incident's own row moves to the decided state (the version goes up: a concurrent change loses)."""
     incident.bump_version()
-    leaving = definition.states[decision.from_state]
-    entering = definition.states[decision.to_state]
     incident.state = decision.to_state
     incident.state_entered_at = now
     if decision.values:
@@ -463,16 +554,24 @@ def take_transition(
     if incident.first_action_at is None:
         # The first action: the very time its audit row holds (the dashboards' time to first action).
         incident.first_action_at = now
-    # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
-    try:
-        session.flush()
-    except StaleDataError:
-        raise IncidentChangedElsewhere(reference) from None
+
+
+def _run_step(session: Session, registry: WorkflowRegistry, definition: WorkflowDef, incident: Incident,
+              decision: Decision, *, actor: User | None, now: datetime,
+              openings: LinkedOpenings | None = None) -> list[audit.Entry | int]:
+    """The rest of a transition once the incident's row has moved: the effects, the clocks the states pause,
+    resume or end, and the audit rows still to write, in order. An int in the list stands for the rows of a
+    linked incident ``openings`` will open (the effects' own rows are already written otherwise)."""
+    from app.services.effects import run_effects
+
+    leaving = definition.states[decision.from_state]
+    entering = definition.states[decision.to_state]
     # Effects run before paused clocks resume, so an effect that knows the real dates of a pause
     # (stop_clock_between) can settle it itself instead of crediting the time it took to record it.
     running_before = [d for d in incident.deadlines if d.status == "running"]
+    waiting = openings.waiting if openings is not None else 0
     run_effects(session, registry, definition, incident, decision.transition.effects, values=decision.values,
-                actor=actor)
+                actor=actor, openings=openings)
     if leaving.clock_paused and not entering.clock_paused:
         deadline_service.resume_all(incident)
     if entering.clock_paused and not leaving.clock_paused:
@@ -484,8 +583,9 @@ def take_transition(
         incident.closed_at = now
     elif incident.closed_at is not None:
         incident.closed_at = None
-    audit.record(session, actor=actor, action="incident.transition", incident=incident,
-                 from_state=decision.from_state, to_state=decision.to_state, transition=decision.transition.key,
-                 comment=decision.comment, data={"fields": decision.values}, at=now)
-    session.flush()
-    return incident
+    entries: list[audit.Entry | int] = list(range(waiting, openings.waiting)) if openings is not None else []
+    entries.append(audit.Entry(actor=actor, action="incident.transition", incident=incident,
+                               from_state=decision.from_state, to_state=decision.to_state,
+                               transition=decision.transition.key, comment=decision.comment,
+                               data={"fields": decision.values}))
+    return entries

@@ -12,13 +12,14 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.clock import utcnow
 from app.models import Deadline, Incident, User, Warning
-from app.models.deadlines import NO_MORE_REMINDERS
+from app.models.deadlines import NO_MORE_REMINDERS, unbreached
 from app.permissions import Readers, can_view
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
@@ -132,12 +133,24 @@ class OverdueNotices:
         return messages
 
 
+def passed_unmarked(now: datetime) -> Select[tuple[Deadline]]:
+    """The running deadlines due by ``now`` and not yet marked breached, in the order the breach pass takes them
+    (through the partial index ix_deadlines_unbreached_due, which ``unbreached()`` reaches)."""
+    return select(Deadline).where(unbreached(), Deadline.due_at <= now).order_by(Deadline.due_at, Deadline.id)
+
+
 def _claim(session: Session, query):  # type: ignore[no-untyped-def]
-    return session.scalars(
-        query.options(joinedload(Deadline.incident).options(joinedload(Incident.assignee),
-                                                            selectinload(Incident.shares)))
+    batch = session.scalars(
+        query.options(joinedload(Deadline.incident).selectinload(Incident.shares))
         .with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
     ).unique().all()
+    # The assignees the session does not hold yet, in one statement; ``incident.assignee`` then finds them in the
+    # identity map. (Joined to every row, the same few hundred users were read again in each batch.)
+    missing = {d.incident.assignee_id for d in batch if d.incident.assignee_id is not None
+               and identity_key(User, d.incident.assignee_id) not in session.identity_map}
+    if missing:
+        session.scalars(select(User).where(User.id.in_(missing))).all()
+    return batch
 
 
 def _queue_reminders(session: Session, now: datetime, report: SweepReport,
@@ -182,6 +195,53 @@ def _remind(session: Session, deadline: Deadline, now: datetime, report: SweepRe
     deadline.next_remind_at = min(later, default=NO_MORE_REMINDERS)
 
 
+def _because(deadline: Deadline) -> str:
+    return f"Taken automatically: '{deadline.title}' was due {notifications.when(deadline.due_at)}."
+
+
+def _skipped(deadline: Deadline, refused: TransitionNotAllowed) -> audit.Entry:
+    return audit.Entry(actor=None, action="deadline.escalation_skipped", incident=deadline.incident,
+                       object_type="deadline", object_id=deadline.id, data={"reason": refused.reason})
+
+
+def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[Deadline], report: SweepReport,
+                    recipients: Recipients, notices: OverdueNotices) -> None:
+    """Escalate a batch's passed deadlines as their files say. The transitions go first and together, one
+    ``take_transitions`` per workflow version and step (each a full workflow transition, written set-wise:
+    one at a time they were most of a sweep's time); then the rest in order, skipping a deadline that a
+    transition has just stopped. An incident with two deadlines that each move it is moved by the second
+    on its own, after the first."""
+    from app.services.incidents import definition_for, take_transitions
+
+    moving: dict[tuple[str, str, str], list[Deadline]] = {}
+    moved: set[int] = set()
+    rest: list[Deadline] = []
+    for deadline in batch:
+        if deadline.status != "running" or not deadline.on_breach:
+            continue
+        incident = deadline.incident
+        if "transition" in deadline.on_breach and incident.id not in moved:
+            moved.add(incident.id)
+            key = (incident.workflow_key, incident.workflow_version, deadline.on_breach["transition"])
+            moving.setdefault(key, []).append(deadline)
+        else:
+            rest.append(deadline)
+    skipped: list[audit.Entry] = []
+    for (_workflow, _version, step), deadlines in moving.items():
+        transition = definition_for(session, registry, deadlines[0].incident).transitions[step]
+        refusals = take_transitions(session, registry, [(d.incident, _because(d)) for d in deadlines], step,
+                                    as_role=transition.roles[0])
+        for deadline, refused in zip(deadlines, refusals, strict=True):
+            if refused is None:
+                report.escalations.append(f"{deadline.incident.reference}: {transition.title}")
+            else:
+                skipped.append(_skipped(deadline, refused))
+    audit.record_many(session, skipped)
+    for deadline in rest:
+        if deadline.status == "running":
+            _escalate(session, registry, deadline, report, recipients, notices)
+
+
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
               recipients: Recipients, notices: OverdueNotices) -> None:
     """Do what the deadline's file says on a breach; the people a role is notified of it are added to ``notices``."""
@@ -192,13 +252,11 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
     if "transition" in rule:
         definition = definition_for(session, registry, incident)
         transition = definition.transitions[rule["transition"]]
-        because = f"Taken automatically: '{deadline.title}' was due {notifications.when(deadline.due_at)}."
         try:
             take_transition(session, registry, incident, transition.key, actor=None, as_role=transition.roles[0],
-                            comment=because)
+                            comment=_because(deadline))
         except TransitionNotAllowed as refused:
-            audit.record(session, actor=None, action="deadline.escalation_skipped", incident=incident,
-                         object_type="deadline", object_id=deadline.id, data={"reason": refused.reason})
+            audit.record_many(session, [_skipped(deadline, refused)])
             return
         report.escalations.append(f"{incident.reference}: {transition.title}")
     elif "notify" in rule:
@@ -221,14 +279,12 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
                      recipients: Recipients | None = None) -> None:
     """Mark each passed deadline breached, then escalate as its file says, and tell the people on each: all the
     e-mails of the pass in one outbox statement at its end (``OverdueNotices``). The marks and audit rows of a
-    batch are written together (one chain extension); escalations run one by one because each is a full
-    workflow transition."""
+    batch are written together (one chain extension), and so are its escalating transitions
+    (``_escalate_batch``)."""
     recipients = recipients or Recipients(session, now)
     notices = OverdueNotices()
     while True:
-        batch = _claim(session, select(Deadline).where(
-            Deadline.status == "running", Deadline.due_at <= now, Deadline.breached_at.is_(None)
-        ).order_by(Deadline.due_at, Deadline.id))
+        batch = _claim(session, passed_unmarked(now))
         if not batch:
             break
         # The batch's marks in one statement (the unit of work wrote an UPDATE per deadline); the loaded deadlines
@@ -244,9 +300,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
             notices.add(recipients.for_incident(deadline.incident), deadline)
         report.breaches += len(batch)
         audit.record_many(session, entries)
-        for deadline in batch:
-            if deadline.status == "running" and deadline.on_breach:
-                _escalate(session, registry, deadline, report, recipients, notices)
+        _escalate_batch(session, registry, batch, report, recipients, notices)
         session.flush()
     notifications.queue_uncounted(session, notices.messages())
 

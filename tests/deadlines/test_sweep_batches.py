@@ -1,0 +1,176 @@
+"""The sweep's escalating transitions, taken a batch at a time (``take_transitions``): each incident ends exactly as
+``take_transition`` one at a time would leave it, refusals and races are handled per incident, and the breach pass
+finds its deadlines through the partial index of the unmarked ones."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app.clock import frozen_at
+from app.models import AuditEvent, Deadline, Incident, IncidentLink, Person
+from app.services.audit import verify_chain
+from app.services.incidents import IncidentChangedElsewhere, take_transition, take_transitions
+from app.services.sweep import _because, passed_unmarked
+from tests.deadlines.conftest import utc
+from tests.deadlines.test_sweep import audit_rows, removal_requested, sweep
+
+REQUESTED = utc(2026, 3, 10, 10, 0)
+AFTER_A_DAY = REQUESTED + timedelta(hours=24, minutes=5)
+
+
+def three_removals(db, registry, make) -> list[Incident]:
+    """Three removal requests that differ in what the linked case copies: assignee, subject, severity, a short
+    clock, a restricted file."""
+    comms = make.user("comms", team="communications")
+    subject = Person(name="Sam Rads", role="contributor")
+    db.add(subject)
+    db.commit()
+    plain = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False)
+    with_subject = removal_requested(db, registry, comms, at=REQUESTED, patient_info=True, assignee=False,
+                                     subject=subject)
+    restricted = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False, subject=subject)
+    restricted.restricted, restricted.severity = True, "high"
+    db.commit()
+    return [plain, with_subject, restricted]
+
+
+def linked_case(db, incident: Incident) -> Incident:
+    [link] = db.scalars(select(IncidentLink).where(IncidentLink.from_id == incident.id)).all()
+    assert link.relation == "escalated_to"
+    return db.get(Incident, link.to_id)
+
+
+def outcome(db, incident: Incident) -> dict:
+    """What a transition leaves behind, without ids, references and the breach marks (only the sweep writes those)."""
+    db.expire_all()
+    incident = db.get(Incident, incident.id)
+    linked = linked_case(db, incident)
+    rows = [r for r in audit_rows(db, incident) if r.at >= AFTER_A_DAY and r.action != "deadline.breached"]
+    return {
+        "incident": (incident.state, incident.version, incident.state_entered_at, incident.first_action_at,
+                     incident.closed_at, incident.fields),
+        "deadlines": sorted((d.key, d.status, d.finished_at, d.due_at) for d in incident.deadlines),
+        # The two sets have their own users and people: what matters is that each is copied from the source.
+        "copied": [(getattr(linked, column) == getattr(incident, column), getattr(linked, column) is None)
+                   for column in ("subject_id", "assignee_id", "team_id")],
+        "linked": (linked.workflow_key, linked.workflow_version, linked.title,
+                   linked.summary == f"Opened from {incident.reference}.", linked.severity,
+                   linked.calendar, linked.restricted,
+                   linked.side, linked.state, linked.created_by_id, linked.version, linked.kind, linked.created_at,
+                   sorted((d.key, d.status, d.due_at) for d in linked.deadlines)),
+        "audit": [(r.action, r.actor_id, r.actor_label, r.from_state, r.to_state, r.transition, r.comment,
+                   r.object_type, r.workflow_version, r.at,
+                   {k: v for k, v in r.data.items() if k != "to"}) for r in rows],
+        "linked_audit": [(r.action, r.actor_label, r.to_state, r.at, r.data) for r in audit_rows(db, linked)],
+    }
+
+
+def test_a_batch_of_escalations_leaves_each_incident_as_one_transition_at_a_time_would(db, make, registry):
+    batched = three_removals(db, registry, make)
+    one_by_one = three_removals(db, registry, make)
+
+    with frozen_at(AFTER_A_DAY):  # first, so that their clocks have stopped when the sweep comes
+        for incident in one_by_one:
+            comply = next(d for d in incident.deadlines if d.key == "comply")
+            take_transition(db, registry, incident, "mark_non_compliant", actor=None, as_role="comms",
+                            comment=_because(comply))
+            db.commit()
+    report = sweep(db, registry, AFTER_A_DAY)
+    assert sorted(report.escalations) == sorted(f"{i.reference}: Mark not complied with" for i in batched)
+
+    for by_batch, alone in zip(batched, one_by_one, strict=True):
+        assert outcome(db, by_batch) == outcome(db, alone)
+    # The source's rows in the order one transition writes them: its link, then the step itself.
+    assert [r.action for r in audit_rows(db, batched[1])][-3:] == [
+        "deadline.breached", "incident.linked", "incident.transition"]
+    assert linked_case(db, batched[1]).subject_id is not None
+    assert linked_case(db, batched[2]).restricted is True
+    db.rollback()  # verify_chain reads through a session of its own
+    assert verify_chain(db) is None
+
+
+def test_an_incident_that_cannot_take_the_step_is_skipped_and_the_rest_of_the_batch_escalates(db, make, registry):
+    plain, moved_on, restricted = three_removals(db, registry, make)
+    # Someone moved this one back by hand between the deadline passing and the sweep; its clock still runs.
+    moved_on.state = "evidence_captured"
+    moved_on.bump_version()
+    db.commit()
+    version = moved_on.version
+
+    report = sweep(db, registry, AFTER_A_DAY)
+
+    assert sorted(report.escalations) == sorted(f"{i.reference}: Mark not complied with" for i in (plain, restricted))
+    db.expire_all()
+    assert (db.get(Incident, moved_on.id).state, db.get(Incident, moved_on.id).version) == ("evidence_captured",
+                                                                                           version)
+    [skipped] = audit_rows(db, moved_on, "deadline.escalation_skipped")
+    assert "cannot be taken now" in skipped.data["reason"]
+    assert db.scalars(select(IncidentLink).where(IncidentLink.from_id == moved_on.id)).all() == []
+    assert {db.get(Incident, i.id).state for i in (plain, restricted)} == {"non_compliant"}
+    db.rollback()  # verify_chain reads through a session of its own
+    assert verify_chain(db) is None
+
+
+def test_a_second_deadline_moving_the_same_incident_is_taken_after_the_first(db, make, registry):
+    [removal, *_] = three_removals(db, registry, make)
+    comply = next(d for d in removal.deadlines if d.key == "comply")
+    db.add(Deadline(incident_id=removal.id, key="comply_again", title="Removed again", why="A test clock.",
+                    duration=comply.duration, calendar=comply.calendar, started_at=comply.started_at,
+                    due_at=comply.due_at, status="running", reminders=[], on_breach=dict(comply.on_breach)))
+    db.commit()
+
+    report = sweep(db, registry, AFTER_A_DAY)
+
+    assert report.escalations.count(f"{removal.reference}: Mark not complied with") == 1
+    [skipped] = audit_rows(db, removal, "deadline.escalation_skipped")
+    assert skipped.object_id == str(db.scalar(select(Deadline.id).where(Deadline.key == "comply_again")))
+    assert db.scalar(select(func.count()).select_from(IncidentLink).where(IncidentLink.from_id == removal.id)) == 1
+
+
+def test_take_transitions_moves_each_incident_once_per_call(db, make, registry):
+    [removal, *_] = three_removals(db, registry, make)
+    with pytest.raises(ValueError, match="each incident once"):
+        take_transitions(db, registry, [(removal, None), (removal, None)], "mark_non_compliant", as_role="comms")
+
+
+def test_an_incident_changed_by_someone_else_stops_the_batch_and_nothing_is_half_written(db, make, registry):
+    removals = three_removals(db, registry, make)
+    before = db.scalar(select(func.count()).select_from(AuditEvent))
+    # Another user's transition lands after the sweep loaded the incidents.
+    db.execute(update(Incident.__table__).where(Incident.__table__.c.id == removals[1].id)
+               .values(version=removals[1].version + 1))
+    with frozen_at(AFTER_A_DAY), pytest.raises(IncidentChangedElsewhere):
+        take_transitions(db, registry, [(i, "Late.") for i in removals], "mark_non_compliant", as_role="comms")
+    db.rollback()
+
+    assert {db.get(Incident, i.id).state for i in removals} == {"awaiting_compliance"}
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == before
+    assert db.scalar(select(func.count()).select_from(Incident).where(Incident.workflow_key == "formal-action")) == 0
+
+
+def test_the_breach_pass_reads_only_the_deadlines_still_to_be_marked(db, dialect):
+    """Deadlines marked breached stay running until someone acts; the claim must not walk past them every minute."""
+    statement = passed_unmarked(datetime(2026, 3, 11, 10, 0, tzinfo=UTC)).limit(500)
+    compiled = statement.compile(db.get_bind())
+    connection = db.connection()
+    if dialect == "sqlite":
+        plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                          tuple(compiled.params[name] for name in compiled.positiontup)).all()
+        assert "ix_deadlines_unbreached_due" in " ".join(str(row[-1]) for row in plan)
+        return
+    # The plan a worker ends up with: a statement run often is prepared and PostgreSQL may plan it once for any
+    # parameters; such a generic plan can use the partial index only if the query's terms are its literal terms.
+    # (An empty test table is read sequentially whatever the indexes, hence no sequential scans.)
+    names: list[str] = []
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: names.append(m.group(1)) or f"${len(names)}", str(compiled))
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(f"PREPARE passed_unmarked AS {numbered}")
+    values = ", ".join(f"'{compiled.params[name]}'" for name in names)  # a datetime and an int: no quoting issues
+    plan = connection.exec_driver_sql(f"EXPLAIN EXECUTE passed_unmarked({values})").all()
+    connection.exec_driver_sql("DEALLOCATE passed_unmarked")
+    assert "ix_deadlines_unbreached_due" in " ".join(row[0] for row in plan)

@@ -10,7 +10,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -98,8 +98,15 @@ def definition_for(session: Session, registry: WorkflowRegistry, incident: Incid
     return registry.version(incident.workflow_key, incident.workflow_version, stored_source(session))
 
 
+_VERSION_STORED = select(WorkflowVersion.id).where(WorkflowVersion.workflow_key == bindparam("key"),
+                                                   WorkflowVersion.version == bindparam("version"))
+
+
 def remember_version(session: Session, definition: WorkflowDef) -> None:
     """Store the exact text of this version once; two first openings at the same moment must not clash."""
+    # Asked first: almost always stored already, and SQLAlchemy compiles the ON CONFLICT insert anew every time.
+    if session.scalar(_VERSION_STORED, {"key": definition.key, "version": definition.version}) is not None:
+        return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
         insert(WorkflowVersion.__table__)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,16 +109,27 @@ def _insert_statement(dialect: str, counted: bool):  # type: ignore[no-untyped-d
     return statement.returning(table.c.id) if counted else statement
 
 
+_PLAIN_INSERT = insert(OutboxMessage.__table__)
+
+
 def queue_many(session: Session, messages: list[Message]) -> int:
-    """Add messages to the outbox in one statement; returns how many were new."""
-    if not messages:
-        return 0
-    rows = _rows(messages)
+    """Add messages to the outbox (one statement for those with a dedupe key, one for the rest); returns how many
+    were new."""
+    keyed = [m for m in messages if m.dedupe_key is not None]
+    if len(keyed) < len(messages):
+        # Nothing to clash with: a plain INSERT, which SQLAlchemy compiles once (it cannot cache the ON CONFLICT
+        # form, and compiled it anew for every transition that notifies a role).
+        session.execute(_PLAIN_INSERT, _rows([m for m in messages if m.dedupe_key is None]))
+    if not keyed:
+        return len(messages)
+    rows = _rows(keyed)
     statement = _statement(session, counted=True)
     # RETURNING gives a row only for inserts that happened (rowcount is unreliable with RETURNING).
     if len(rows) == 1:
-        return int(session.execute(statement, rows[0]).first() is not None)
-    return len(session.execute(statement, rows).all())
+        new = int(session.execute(statement, rows[0]).first() is not None)
+    else:
+        new = len(session.execute(statement, rows).all())
+    return len(messages) - len(keyed) + new
 
 
 def queue_uncounted(session: Session, messages: list[Message]) -> None:

@@ -348,6 +348,7 @@ def worker(interval: int, once: bool) -> None:
 
     import app as breachdesk
     from app.services import counts
+    from app.services.incidents import IncidentChangedElsewhere
     from app.services.mailer import SmtpSettings, deliver_outbox
     from app.services.sweep import run_sweep
 
@@ -371,6 +372,12 @@ def worker(interval: int, once: bool) -> None:
         except (OperationalError, ProgrammingError) as error:
             db.session.rollback()
             click.echo(f"breachdesk worker: database error, will retry: {str(error.orig).strip()}", err=True)
+        except IncidentChangedElsewhere:
+            # PostgreSQL: someone moved an incident on between the sweep reading it and escalating it. Nothing
+            # of this sweep is kept; its deadlines are still unmarked, so the next sweep takes them again.
+            db.session.rollback()
+            click.echo("breachdesk worker: an incident the sweep was escalating was changed by someone else at the "
+                       "same moment; this sweep was undone and the next one takes its deadlines again", err=True)
         finally:
             db.session.remove()
         if once:

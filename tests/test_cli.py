@@ -116,3 +116,28 @@ def test_the_worker_sets_up_its_process_as_a_long_running_server(tmp_path, migra
     result = CliRunner().invoke(cli, ["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "deadline(s) passed" in result.output and frozen == [True]
+
+
+def test_the_worker_outlives_a_sweep_that_met_an_incident_changed_by_someone_else(tmp_path, migrated_sqlite_file,
+                                                                                    monkeypatch):
+    """On PostgreSQL a user can move an incident on while the sweep escalates it: that sweep is undone and the
+    worker carries on (it used to stop, taking reminders and escalations down with it)."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from app.services import sweep
+    from app.services.incidents import IncidentChangedElsewhere
+
+    shutil.copyfile(migrated_sqlite_file, tmp_path / "worker.sqlite3")
+    monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/worker.sqlite3")
+    monkeypatch.setenv("BREACHDESK_SECRET_KEY", "cli-test")
+
+    def raced(*_args: object, **_kwargs: object) -> None:
+        raise IncidentChangedElsewhere("BD-2026-00001")
+
+    monkeypatch.setattr(sweep, "run_sweep", raced)
+    result = CliRunner().invoke(cli, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "changed by someone else" in result.stderr and "next one takes its deadlines again" in result.stderr

@@ -296,15 +296,21 @@ def _parse_now(text: str | None):  # type: ignore[no-untyped-def]
 def deadlines_sweep(now_text: str | None) -> None:
     """Run one sweep: queue due reminders, escalate passed deadlines, expire warnings."""
     from app.clock import frozen_at
+    from app.services.incidents import IncidentChangedElsewhere
     from app.services.sweep import run_sweep
 
     now = _parse_now(now_text)
     registry = current_app.extensions["breachdesk.workflows"]
-    if now is None:
-        report = run_sweep(db.session, registry)
-    else:
-        with frozen_at(now):
-            report = run_sweep(db.session, registry, now)
+    try:
+        if now is None:
+            report = run_sweep(db.session, registry)
+        else:
+            with frozen_at(now):
+                report = run_sweep(db.session, registry, now)
+    except IncidentChangedElsewhere:
+        db.session.rollback()
+        fail("an incident the sweep was escalating was changed by someone else at the same moment; nothing of this "
+             "sweep was kept: run it again")
     db.session.commit()
     click.echo(report.summary())
     for line in report.escalations:

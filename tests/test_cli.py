@@ -141,3 +141,8 @@ def test_the_worker_outlives_a_sweep_that_met_an_incident_changed_by_someone_els
     result = CliRunner().invoke(cli, ["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "changed by someone else" in result.stderr and "next one takes its deadlines again" in result.stderr
+
+    # The one-off command says so too, and asks to be run again (it used to end in a traceback).
+    once = CliRunner().invoke(cli, ["deadlines", "sweep"])
+    assert once.exit_code == 1 and "changed by someone else" in once.stderr and "run it again" in once.stderr
+    assert once.exception is None or isinstance(once.exception, SystemExit)

@@ -212,3 +212,54 @@ def test_two_sweeps_at_once_then_two_deliveries_at_once(pg, postgresql_url):
     assert {r.status for r in rows} == {"sent"}
     assert inbox.received() == expected, "a reminder was e-mailed twice, or not at all"
     assert sum(sent_counts(outputs)) == sum(expected.values())
+
+
+def test_two_sweeps_at_once_escalate_each_passed_removal_once(pg, postgresql_url):
+    """The escalating transitions go a batch at a time (``take_transitions``); two sweeps side by side still move each
+    incident once: one opened formal-action case, one breach mark and one transition row per removal, the chain whole."""
+    from sqlalchemy import func
+
+    from app.models import AuditEvent, Incident, IncidentLink
+    from app.services.audit import verify_chain
+    from tests.conftest import Factory
+
+    registry = pg.extensions["breachdesk.workflows"]
+    session = database.session
+    comms = Factory(session, "not-used-for-sign-in").user("comms", team="communications")
+    now = datetime.now(UTC)
+    removals = [removal_requested(session, registry, comms, at=now - timedelta(hours=25, minutes=n),
+                                  patient_info=False, assignee=n % 2 == 0).id for n in range(12)]
+    session.remove()
+
+    # Both sweeps start while the audit chain is held: one claims every passed deadline and waits to write its
+    # rows; the other must skip the claimed deadlines, then find them marked.
+    lock = ChainLock(postgresql_url)
+    try:
+        sweeps = start_two(["deadlines", "sweep"], environment(postgresql_url, free_port()))
+        lock.wait_for_waiters(1)
+        time.sleep(0.5)
+    finally:
+        lock.release()
+    outputs = sorted(finish(sweeps), key=lambda out: "12 deadline(s) passed" in out)
+    assert "0 deadline(s) passed" in outputs[0] and "12 deadline(s) passed, 12 escalation(s)" in outputs[1], outputs
+
+    count = lambda *where: database.session.scalar(select(func.count()).select_from(AuditEvent).where(*where))  # noqa: E731
+    assert {database.session.get(Incident, i).state for i in removals} == {"non_compliant"}
+    links = database.session.scalars(select(IncidentLink).where(IncidentLink.from_id.in_(removals))).all()
+    assert sorted(link.from_id for link in links) == sorted(removals)
+    assert {database.session.get(Incident, link.to_id).workflow_key for link in links} == {"formal-action"}
+    assert count(AuditEvent.action == "deadline.breached") == 12
+    assert count(AuditEvent.transition == "mark_non_compliant") == 12
+    database.session.remove()
+    assert verify_chain(database.session) is None
+    database.session.remove()
+
+
+class ChainLock(OutboxLock):
+    """Hold the audit chain's head, so a sweep that has claimed its deadlines waits before writing their rows."""
+
+    def __init__(self, url: str) -> None:  # noqa: D107 - the lock is all it does
+        self.engine = create_engine(url)
+        self.connection = self.engine.connect()
+        self.transaction = self.connection.begin()
+        self.connection.execute(text("LOCK TABLE audit_chain_head IN EXCLUSIVE MODE"))

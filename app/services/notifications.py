@@ -7,8 +7,9 @@ health information are special-category data and e-mail is not a safe place for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
@@ -27,6 +28,7 @@ def incident_url(incident: Incident, base_url: str = BASE_URL_MARKER) -> str:
     return f"{base_url.rstrip('/')}/incidents/{incident.id}"
 
 
+@lru_cache(maxsize=4096)  # pure; a sweep's digests name the same deadlines' due times to many people
 def when(moment: datetime) -> str:
     return moment.astimezone(LONDON).strftime("%A %d %B %Y at %H:%M (UK time)")
 
@@ -54,6 +56,11 @@ class Overdue:
     incident: Incident
     title: str
     due_at: datetime
+    # Read once from the incident: a digest sorts by it, and a sweep's digests hold a hundred thousand items.
+    reference: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference", self.incident.reference)
 
 
 def overdue_message(overdue: Overdue, base_url: str = BASE_URL_MARKER) -> tuple[str, str]:
@@ -63,12 +70,12 @@ def overdue_message(overdue: Overdue, base_url: str = BASE_URL_MARKER) -> tuple[
 def overdue_digest(items: list[Overdue], base_url: str = BASE_URL_MARKER) -> tuple[str, str]:
     """One e-mail for several deadlines that passed in the same sweep, soonest due first: after a worker outage a
     team must not receive a message per deadline. Like every message, it names no case details."""
-    ordered = sorted(items, key=lambda item: (item.due_at, item.incident.reference, item.title))
+    ordered = sorted(items, key=lambda item: (item.due_at, item.reference, item.title))
     subject = f"[Breachdesk] Overdue: {len(items)} deadlines have passed"
     lines = [f"{len(items)} deadlines have passed on incidents you look after or that were escalated to you:", ""]
     for item in ordered[:DIGEST_LIMIT]:
         step = item.incident.state.replace("_", " ")
-        lines += [f"- {item.incident.reference}: '{item.title}', due {when(item.due_at)}",
+        lines += [f"- {item.reference}: '{item.title}', due {when(item.due_at)}",
                   f"  Current step: {step}. Open it: {incident_url(item.incident, base_url)}"]
     if len(items) > DIGEST_LIMIT:
         lines += ["", f"…and {len(items) - DIGEST_LIMIT} more. Every overdue incident you may read: "

@@ -78,8 +78,9 @@ class Recipients:
 
     def for_incident(self, incident: Incident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-        if incident.assignee is not None and incident.assignee.active and can_view(incident.assignee, incident):
-            return [incident.assignee]
+        assignee = incident.assignee
+        if assignee is not None and assignee.active and can_view(assignee, incident):
+            return [assignee]
         if incident.team_id is None:
             return []
         if incident.team_id not in self._teams:

@@ -84,9 +84,7 @@ def _lock_head(session: Session) -> AuditChainHead:
     held = session.info.get(_HEAD_HELD)
     if held is not None and held[0] is transaction and transaction is not None and transaction.is_active:
         return held[1]
-    head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
+    head = session.execute(_HEAD_FOR_UPDATE).scalar_one_or_none()
     if head is None:
         head = AuditChainHead(id=1, last_id=0, last_hash=GENESIS_HASH)
         session.add(head)
@@ -95,6 +93,10 @@ def _lock_head(session: Session) -> AuditChainHead:
 
 
 _HEAD_HELD = "breachdesk.audit_chain_head"
+# Statements every audited change runs, built once: SQLAlchemy keys a statement object the first time it runs it,
+# and a new object each time paid that again.
+_HEAD_FOR_UPDATE = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+_INSERT_ONE = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
 
 
 @dataclass
@@ -176,11 +178,7 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
         # Hashed from the very values inserted, in the form verify_chain recomputes from the stored row.
         row["hash"] = previous = hashlib.sha256(_canonical_values(row)).hexdigest()
         rows.append(row)
-    table = AuditEvent.__table__
-    if len(rows) > 1:
-        ids = insert_rows(session, table, rows)
-    else:
-        ids = [session.scalar(insert(table).returning(table.c.id), rows[0])]
+    ids = insert_rows(session, AuditEvent.__table__, rows) if len(rows) > 1 else [session.scalar(_INSERT_ONE, rows[0])]
     # The chain is walked in id order, so the ids must follow the order the hashes were chained in.
     if ids != sorted(ids):
         raise RuntimeError("audit rows were given ids out of chain order; refusing to write a broken chain")

@@ -16,9 +16,11 @@ from app.services import ServiceError
 from app.timing import LONDON, WorkingCalendar, due_at, get_calendar, parse_duration
 from app.workflow.definition import DeadlineDef
 
+_CLOSURE_DAYS = select(ClosureDay.day)  # built once: run by every deadline started or moved
+
 
 def calendar_for(session: Session, name: str) -> WorkingCalendar:
-    closures = session.scalars(select(ClosureDay.day)).all()
+    closures = session.scalars(_CLOSURE_DAYS).all()
     return get_calendar(name, closures)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -165,10 +165,11 @@ def _statement(session: Session, *, counted: bool):  # type: ignore[no-untyped-d
 _STATEMENTS: dict[tuple[str, bool], object] = {}
 
 
-def active_users_with_role(session: Session, role: str) -> list[User]:
-    from sqlalchemy import select
+_ACTIVE_WITH_ROLE = select(User).where(User.role == bindparam("role"), User.active.is_(True)).order_by(User.id)
 
-    return list(session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)))
+
+def active_users_with_role(session: Session, role: str) -> list[User]:
+    return list(session.scalars(_ACTIVE_WITH_ROLE, {"role": role}))
 
 
 def users_with_role_who_can_see(session: Session, incident: Incident, role: str) -> list[User]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response as FlaskResponse
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
@@ -218,10 +218,7 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
             prefilled = suggestion_service.prefill(incident, t)  # e.g. the 4-hour removal path once PII is confirmed
             forms[t.key] = transition_form(t, registry.catalogues, formdata=None,
                                            data={"version": incident.version, **prefilled})
-    links = db.session.scalars(
-        select(IncidentLink).where(or_(IncidentLink.from_id == incident.id, IncidentLink.to_id == incident.id))
-        .options(joinedload(IncidentLink.source), joinedload(IncidentLink.target))
-    ).all()
+    links = db.session.scalars(_LINKS, {"incident_id": incident.id}).all()
     extension_forms = {}
     if can_manage_deadlines(current_user, incident):
         for deadline in incident.deadlines:
@@ -241,15 +238,21 @@ def _render_incident(incident: Incident, forms: dict | None = None, status: int 
     ), status
 
 
+# The incident page's statements, built once: SQLAlchemy works out a statement object's cache key the first time it
+# runs it, and an object built at every view paid that (with its loader options) at every view.
+_INCIDENT_PAGE = select(Incident).where(Incident.id == bindparam("incident_id")).options(
+    selectinload(Incident.posts), selectinload(Incident.evidence_files), selectinload(Incident.clauses),
+    selectinload(Incident.deadlines), joinedload(Incident.subject), joinedload(Incident.assignee),
+)
+_LINKS = select(IncidentLink).where(or_(IncidentLink.from_id == bindparam("incident_id"),
+                                        IncidentLink.to_id == bindparam("incident_id"))) \
+    .options(joinedload(IncidentLink.source), joinedload(IncidentLink.target))
+
+
 @bp.get("/incidents/<int:incident_id>")
 @login_required
 def show(incident_id: int) -> tuple[str, int]:
-    incident = db.session.scalar(
-        select(Incident).where(Incident.id == incident_id).options(
-            selectinload(Incident.posts), selectinload(Incident.evidence_files), selectinload(Incident.clauses),
-            selectinload(Incident.deadlines), joinedload(Incident.subject), joinedload(Incident.assignee),
-        )
-    )
+    incident = db.session.scalar(_INCIDENT_PAGE, {"incident_id": incident_id})
     if incident is None:
         abort(404)
     try:

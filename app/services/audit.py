@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import utcnow
@@ -244,11 +244,10 @@ def _iter_events(session: Session, batch: int) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
+_HISTORY = select(AuditEvent).where(AuditEvent.incident_id == bindparam("incident_id")).order_by(AuditEvent.id) \
+    .options(joinedload(AuditEvent.actor))  # built once, as _INSERT_ONE: every incident page reads it
+
+
 def history(session: Session, incident: Incident) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.incident_id == incident.id).order_by(AuditEvent.id)
-            .options(joinedload(AuditEvent.actor))
-        )
-    )
+    return list(session.scalars(_HISTORY, {"incident_id": incident.id}))
 

@@ -136,14 +136,15 @@ def sent_counts(outputs: list[str]) -> list[int]:
     return [int(re.search(r"e-mail: (\d+) sent", out).group(1)) for out in outputs]
 
 
-class OutboxLock:
-    """Hold an EXCLUSIVE lock on outbox_messages, so workers pile up behind it and then run together."""
+class TableLock:
+    """Hold an EXCLUSIVE lock on a table (the outbox unless told), so workers pile up behind it and then run
+    together."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, table: str = "outbox_messages") -> None:
         self.engine = create_engine(url)
         self.connection = self.engine.connect()
         self.transaction = self.connection.begin()
-        self.connection.execute(text("LOCK TABLE outbox_messages IN EXCLUSIVE MODE"))
+        self.connection.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
 
     def wait_for_waiters(self, count: int, timeout: float = 60) -> None:
         deadline_at = time.monotonic() + timeout
@@ -185,7 +186,7 @@ def test_two_sweeps_at_once_then_two_deliveries_at_once(pg, postgresql_url):
     env = environment(postgresql_url, port)
 
     # Both sweeps run while one of them is stuck holding the claimed deadlines: the other must skip them.
-    lock = OutboxLock(postgresql_url)
+    lock = TableLock(postgresql_url)
     try:
         sweeps = start_two(["deadlines", "sweep"], env)
         lock.wait_for_waiters(1)
@@ -199,7 +200,7 @@ def test_two_sweeps_at_once_then_two_deliveries_at_once(pg, postgresql_url):
 
     # Both workers wait behind the lock, then sweep again (nothing new) and deliver side by side.
     with smtp_server(SlowInbox(), port) as inbox:
-        lock = OutboxLock(postgresql_url)
+        lock = TableLock(postgresql_url)
         try:
             workers = start_two(["worker", "--once"], env)
             lock.wait_for_waiters(2)
@@ -233,7 +234,7 @@ def test_two_sweeps_at_once_escalate_each_passed_removal_once(pg, postgresql_url
 
     # Both sweeps start while the audit chain is held: one claims every passed deadline and waits to write its
     # rows; the other must skip the claimed deadlines, then find them marked.
-    lock = ChainLock(postgresql_url)
+    lock = TableLock(postgresql_url, "audit_chain_head")
     try:
         sweeps = start_two(["deadlines", "sweep"], environment(postgresql_url, free_port()))
         lock.wait_for_waiters(1)
@@ -253,13 +254,3 @@ def test_two_sweeps_at_once_escalate_each_passed_removal_once(pg, postgresql_url
     database.session.remove()
     assert verify_chain(database.session) is None
     database.session.remove()
-
-
-class ChainLock(OutboxLock):
-    """Hold the audit chain's head, so a sweep that has claimed its deadlines waits before writing their rows."""
-
-    def __init__(self, url: str) -> None:  # noqa: D107 - the lock is all it does
-        self.engine = create_engine(url)
-        self.connection = self.engine.connect()
-        self.transaction = self.connection.begin()
-        self.connection.execute(text("LOCK TABLE audit_chain_head IN EXCLUSIVE MODE"))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from app.models.base import UTCDateTime
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
@@ -73,6 +76,10 @@ def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[st
 def _preparer(table: Table, name: str, given: bool, dialect: Dialect) -> _Prepare:
     column = table.c[name]
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is not None and isinstance(column.type, UTCDateTime):
+        # A batch's rows mostly carry the same few moments (the import's "now" in every row of five tables), and
+        # converting one to SQLite's text is the dearest of the row's values; the result depends on the value alone.
+        process = lru_cache(maxsize=256)(process)
     if given:
         if process is None:
             return lambda row: row[name]

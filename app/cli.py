@@ -291,6 +291,11 @@ def _parse_now(text: str | None):  # type: ignore[no-untyped-def]
     return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
 
 
+# PostgreSQL: someone moved an incident on between a sweep reading it and escalating it (IncidentChangedElsewhere).
+SWEEP_RACED = ("an incident the sweep was escalating was changed by someone else at the same moment; nothing of "
+               "this sweep was kept")
+
+
 @deadlines_cli.command("sweep")
 @click.option("--now", "now_text", help="Sweep as of this ISO 8601 time (UK time if no offset), for what-if checks.")
 def deadlines_sweep(now_text: str | None) -> None:
@@ -309,8 +314,7 @@ def deadlines_sweep(now_text: str | None) -> None:
                 report = run_sweep(db.session, registry, now)
     except IncidentChangedElsewhere:
         db.session.rollback()
-        fail("an incident the sweep was escalating was changed by someone else at the same moment; nothing of this "
-             "sweep was kept: run it again")
+        fail(f"{SWEEP_RACED}: run it again")
     db.session.commit()
     click.echo(report.summary())
     for line in report.escalations:
@@ -382,8 +386,7 @@ def worker(interval: int, once: bool) -> None:
             # PostgreSQL: someone moved an incident on between the sweep reading it and escalating it. Nothing
             # of this sweep is kept; its deadlines are still unmarked, so the next sweep takes them again.
             db.session.rollback()
-            click.echo("breachdesk worker: an incident the sweep was escalating was changed by someone else at the "
-                       "same moment; this sweep was undone and the next one takes its deadlines again", err=True)
+            click.echo(f"breachdesk worker: {SWEEP_RACED}; the next one takes its deadlines again", err=True)
         finally:
             db.session.remove()
         if once:

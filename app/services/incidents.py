@@ -10,10 +10,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
@@ -453,10 +452,7 @@ def take_transition(
     reference = incident.reference  # read now: after a failed flush the row cannot be loaded
     _enter(incident, decision, now)
     # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
-    try:
-        session.flush()
-    except StaleDataError:
-        raise IncidentChangedElsewhere(reference) from None
+    flush_version_checked(session, reference)
     entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now)
     audit.record_many(session, [entry for entry in entries if isinstance(entry, audit.Entry)], at=now)
     session.flush()
@@ -496,11 +492,11 @@ def take_transitions(
         decided.append((incident, definition, decision))
     if not decided:
         return outcome
-    try:
-        session.flush()
-    except StaleDataError:
-        raise IncidentChangedElsewhere("An incident the sweep escalates") from None
-    _load_deadlines(session, [incident for incident, _definition, _decision in decided])
+    flush_version_checked(session, "An incident the sweep escalates")
+    # Their deadlines in one statement: the effects and the clocks read them, and a lazy load each (which also
+    # flushed the previous incident's changes) was a third of a batch's time.
+    session.scalars(select(Incident).where(Incident.id.in_([incident.id for incident, _d, _decision in decided]))
+                    .options(selectinload(Incident.deadlines))).all()
     openings = LinkedOpenings(actor=None)
     steps = [_run_step(session, registry, definition, incident, decision, actor=None, now=now, openings=openings)
              for incident, definition, decision in decided]
@@ -514,21 +510,14 @@ def take_transitions(
     return outcome
 
 
-def _load_deadlines(session: Session, incidents: list[Incident]) -> None:
-    """Load the incidents' deadlines in one statement: the effects and the clocks read them, and a lazy load
-    each (which also flushed the previous incident's changes) was a third of a batch's time."""
-    from app.models import Deadline
-
-    unloaded = {incident.id: incident for incident in incidents if "deadlines" in inspect(incident).unloaded}
-    if not unloaded:
-        return
-    found: dict[int, list[Deadline]] = {incident_id: [] for incident_id in unloaded}
-    with session.no_autoflush:
-        for deadline in session.scalars(select(Deadline).where(Deadline.incident_id.in_(list(unloaded)))
-                                        .order_by(Deadline.due_at, Deadline.id)):
-            found[deadline.incident_id].append(deadline)
-    for incident_id, deadlines in found.items():
-        set_committed_value(unloaded[incident_id], "deadlines", deadlines)
+def flush_version_checked(session: Session, reference: str) -> None:
+    """Flush, turning a lost version check (someone else moved the incident first: the UPDATE … WHERE version = n
+    found no row) into IncidentChangedElsewhere. The caller reads ``reference`` before: after a failed flush the
+    row cannot be loaded."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise IncidentChangedElsewhere(reference) from None
 
 
 def _decide(session: Session, registry: WorkflowRegistry, incident: Incident, transition_key: str, *,

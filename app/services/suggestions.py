@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
 from app.models import Incident, User
@@ -111,7 +110,7 @@ def decide(session: Session, catalogues: Catalogues, incident: Incident, key: st
            expected_version: int | None) -> Offer:
     """Accept (cite the clause, or raise the severity) or reject one suggestion, recording the decision so it
     is not offered again. Raises IncidentChangedElsewhere when the page was stale. Flushes; never commits."""
-    from app.services.incidents import IncidentChangedElsewhere, cite
+    from app.services.incidents import IncidentChangedElsewhere, cite, flush_version_checked
 
     if expected_version is not None and expected_version != incident.version:
         raise IncidentChangedElsewhere(incident)
@@ -134,10 +133,7 @@ def decide(session: Session, catalogues: Catalogues, incident: Incident, key: st
         data["severity"] = {"from": incident.severity, "to": offer.severity}
         incident.severity = offer.severity
     incident.updated_at = utcnow()
-    try:
-        session.flush()
-    except StaleDataError:
-        raise IncidentChangedElsewhere(reference) from None
+    flush_version_checked(session, reference)
     audit.record(session, actor=actor, action="suggestion.accepted" if accept else "suggestion.rejected",
                  incident=incident, data=data)
     return offer

@@ -246,7 +246,7 @@ def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[De
 def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
               recipients: Recipients, notices: OverdueNotices) -> None:
     """Do what the deadline's file says on a breach; the people a role is notified of it are added to ``notices``."""
-    from app.services.incidents import definition_for, take_transition
+    from app.services.incidents import definition_for, flush_version_checked, take_transition
 
     incident = deadline.incident
     rule = deadline.on_breach or {}
@@ -270,7 +270,7 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
             previous = incident.assignee.email if incident.assignee else None
             incident.assignee = candidates[0]
             incident.bump_version()
-            session.flush()
+            flush_version_checked(session, incident.reference)  # a race undoes the sweep, as for a transition
             audit.record(session, actor=None, action="incident.reassigned", incident=incident,
                          data={"from": previous, "to": candidates[0].email, "because": deadline.title})
             report.escalations.append(f"{incident.reference}: reassigned to {candidates[0].email}")

@@ -176,3 +176,41 @@ def test_the_breach_pass_reads_only_the_deadlines_still_to_be_marked(db, dialect
     plan = connection.exec_driver_sql(f"EXPLAIN EXECUTE passed_unmarked({values})").all()
     connection.exec_driver_sql("DEALLOCATE passed_unmarked")
     assert "ix_deadlines_unbreached_due" in " ".join(row[0] for row in plan)
+
+
+def test_a_deadline_that_reassigns_hands_the_incident_on_and_a_race_undoes_the_sweep(db, make, registry,
+                                                                                     monkeypatch):
+    """``reassign`` (no shipped workflow uses it yet; a deadline row carries its own rule) gives the incident to
+    the first reader with the role; if someone moves the incident on meanwhile, the sweep says so instead of
+    failing on the database's version check."""
+    from app.services import sweep as sweep_service
+
+    plain, racing, _restricted = three_removals(db, registry, make)
+    admin = make.user("admin")
+    for incident in (plain, racing):
+        next(d for d in incident.deadlines if d.key == "comply").on_breach = {"reassign": "admin"}
+    db.commit()
+    version = plain.version
+
+    report = sweep(db, registry, AFTER_A_DAY)
+    assert f"{plain.reference}: reassigned to {admin.email}" in report.escalations
+    db.expire_all()
+    assert (db.get(Incident, plain.id).assignee_id, db.get(Incident, plain.id).version) == (admin.id, version + 1)
+    [handed] = audit_rows(db, plain, "incident.reassigned")
+    assert handed.data["to"] == admin.email
+
+    # Another user's change lands between the sweep reading the incident and handing it on.
+    racing = db.get(Incident, racing.id)
+    next(d for d in racing.deadlines if d.key == "comply").breached_at = None
+    db.commit()
+    with_role = sweep_service.Recipients.with_role
+
+    def raced(self, incident, role):  # type: ignore[no-untyped-def]
+        db.execute(update(Incident.__table__).where(Incident.__table__.c.id == incident.id)
+                   .values(version=Incident.__table__.c.version + 1))
+        return with_role(self, incident, role)
+
+    monkeypatch.setattr(sweep_service.Recipients, "with_role", raced)
+    with frozen_at(AFTER_A_DAY), pytest.raises(IncidentChangedElsewhere):
+        sweep_service.run_sweep(db, registry, AFTER_A_DAY)
+    db.rollback()

@@ -49,6 +49,17 @@ def _migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+@pytest.fixture(autouse=True)
+def _collector_left_as_found() -> Iterator[None]:
+    """A test that runs a server's start-up for real (``freeze_startup_objects``) would leave every later test in
+    its process with a server's garbage-collector settings; name that test instead of a later one failing."""
+    import gc
+
+    thresholds = gc.get_threshold()
+    yield
+    assert gc.get_threshold() == thresholds, "this test left the garbage collector's thresholds changed"
+
+
 REPORT_KEY = "breachdesk-report"
 _reports: list[str] = []
 

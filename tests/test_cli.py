@@ -126,6 +126,7 @@ def test_the_worker_outlives_a_sweep_that_met_an_incident_changed_by_someone_els
 
     from click.testing import CliRunner
 
+    import app as breachdesk
     from app.cli import cli
     from app.services import sweep
     from app.services.incidents import IncidentChangedElsewhere
@@ -133,6 +134,8 @@ def test_the_worker_outlives_a_sweep_that_met_an_incident_changed_by_someone_els
     shutil.copyfile(migrated_sqlite_file, tmp_path / "worker.sqlite3")
     monkeypatch.setenv("BREACHDESK_DATABASE_URL", f"sqlite:///{tmp_path}/worker.sqlite3")
     monkeypatch.setenv("BREACHDESK_SECRET_KEY", "cli-test")
+    # The real freeze would leave the rest of this test process with a server's collector settings.
+    monkeypatch.setattr(breachdesk, "freeze_startup_objects", lambda: None)
 
     def raced(*_args: object, **_kwargs: object) -> None:
         raise IncidentChangedElsewhere("BD-2026-00001")

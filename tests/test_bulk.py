@@ -69,3 +69,16 @@ def test_rows_with_different_keys_are_written_as_sqlalchemy_writes_them(db):
     stored = dict(db.execute(select(Person.name, Person.role).where(Person.name.like("%, a %"))).tuples().all())
     assert {k.split(", ")[1]: v for k, v in stored.items() if k.startswith("Ours")} == \
         {k.split(", ")[1]: v for k, v in stored.items() if k.startswith("Theirs")}
+
+
+def test_values_land_in_their_own_columns_whatever_the_order_of_a_rows_keys(db):
+    # The statement lists the table's columns in its own order; the row's keys come in the caller's order, and the
+    # defaulted columns (role, created_at) fall between them.
+    executemany(db, Person.__table__, [{"notes": "Ours, notes", "office": "Ours, office", "name": "Ours, reversed"}])
+    executemany(db, Person.__table__, [{"name": "Ours, alone"}])
+    db.flush()
+    reversed_row = db.execute(select(Person.name, Person.office, Person.notes, Person.role, Person.created_at)
+                              .where(Person.name == "Ours, reversed")).one()
+    assert reversed_row[:4] == ("Ours, reversed", "Ours, office", "Ours, notes", "contributor")
+    assert reversed_row.created_at is not None and reversed_row.created_at.tzinfo is not None
+    assert db.scalar(select(Person.role).where(Person.name == "Ours, alone")) == "contributor"

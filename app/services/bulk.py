@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert, select
@@ -36,11 +37,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
 
 
 def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``session.execute(insert(table), rows)``, the same rows written. On SQLite the statement is
-    compiled once per table and columns, and each row goes through the columns' own bind processors and Python
-    defaults straight to the driver's executemany. SQLAlchemy's own executemany prepares every parameter set
-    through its compiled statement, which was about a fifth of a large import (bench/RESULTS.md run 18). Rows
-    with differing keys go SQLAlchemy's way (which takes its columns from the first row)."""
+    """``session.execute(insert(table), rows)``, the same rows written. On SQLite the INSERT is written once per
+    table and columns, and each row goes through the columns' own bind processors and Python defaults straight to
+    the driver's executemany. SQLAlchemy's own executemany prepares every parameter set through its compiled
+    statement, which was about a fifth of a large import (bench/RESULTS.md run 18). Rows with differing keys go
+    SQLAlchemy's way (which takes its columns from the first row)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
@@ -48,50 +49,73 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if dialect.name != "sqlite" or any(row.keys() != rows[0].keys() for row in rows):
         session.execute(insert(table), rows)
         return
-    sql, prepare = _compiled(table, keys, dialect)
-    session.connection().exec_driver_sql(sql, [tuple(value(row) for value in prepare) for row in rows])
+    sql, parameters = _compiled(table, keys, dialect)
+    session.connection().exec_driver_sql(sql, [parameters(row) for row in rows])
 
 
-_Prepare = Callable[[dict[str, Any]], Any]
-_COMPILED: dict[tuple[str, tuple[str, ...], str], tuple[str, list[_Prepare]]] = {}
+_Parameters = Callable[[dict[str, Any]], Sequence[Any]]
+_COMPILED: dict[tuple[str, tuple[str, ...], str], tuple[str, _Parameters]] = {}
 
 
-def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[_Prepare]]:
-    """The INSERT for ``keys`` plus every column with a Python default, and for each of its parameters in order a
-    function of a row giving the driver's value (the row's value or the default, through the bind processor)."""
+def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, _Parameters]:
+    """The INSERT of ``keys`` and every other column with a Python default, and a function of a row giving its
+    parameters in the statement's order: the row's values through their columns' bind processors, and the
+    defaults."""
     cache_key = (table.name, keys, dialect.name)
     found = _COMPILED.get(cache_key)
     if found is not None:
         return found
     defaulted = [c.name for c in table.c if c.name not in keys and c.default is not None]
     compiled = insert(table).compile(dialect=dialect, column_keys=[*keys, *defaulted])
-    columns = list(compiled.positiontup or [])
-    if sorted(columns) != sorted([*keys, *defaulted]):
-        raise RuntimeError(f"{table.name}: unexpected parameters {columns}")
-    prepare = [_preparer(table, name, name in keys, dialect) for name in columns]
-    found = _COMPILED[cache_key] = (str(compiled), prepare)
+    order = list(compiled.positiontup or [])
+    if sorted(order) != sorted([*keys, *defaulted]):
+        raise RuntimeError(f"{table.name}: unexpected parameters {order}")
+    sql = str(compiled)
+    # The values are made as keys then defaults, and put in the statement's order in one step.
+    positions = {name: position for position, name in enumerate([*keys, *defaulted])}
+    in_order = itemgetter(*[positions[name] for name in order]) if len(order) > 1 else (lambda values: values)
+    given = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
+    # The row's values are read in one step (itemgetter); only the columns with a bind processor (dates, JSON)
+    # cost a call each, which was most of preparing a batch when every value went through a function of its own.
+    processed = [(position, process) for position, name in enumerate(keys)
+                 if (process := _bind_processor(table, name, dialect)) is not None]
+    defaults = [_default(table, name, dialect) for name in defaulted]
+    if not processed and not defaults and order == list(keys):
+        found = _COMPILED[cache_key] = (sql, given)
+        return found
+
+    def parameters(row: dict[str, Any]) -> Sequence[Any]:
+        values = list(given(row))
+        for position, process in processed:
+            values[position] = process(values[position])  # None too, as SQLAlchemy does (JSON's None is 'null')
+        values += [default() for default in defaults]
+        return in_order(values)  # type: ignore[no-any-return]
+
+    found = _COMPILED[cache_key] = (sql, parameters)
     return found
 
 
-def _preparer(table: Table, name: str, given: bool, dialect: Dialect) -> _Prepare:
+def _bind_processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
     column = table.c[name]
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     if process is not None and isinstance(column.type, UTCDateTime):
         # A batch's rows mostly carry the same few moments (the import's "now" in every row of five tables), and
         # converting one to SQLite's text is the dearest of the row's values; the result depends on the value alone.
         process = lru_cache(maxsize=256)(process)
-    if given:
-        if process is None:
-            return lambda row: row[name]
-        return lambda row: process(row[name])  # None too, as SQLAlchemy does (JSON's None is 'null')
-    default = column.default
+    return process
+
+
+def _default(table: Table, name: str, dialect: Dialect) -> Callable[[], Any]:
+    """The driver's value of a column's Python default, made afresh for each row."""
+    default = table.c[name].default
     assert default is not None
     if default.is_callable:
         make = default.arg  # SQLAlchemy's wrapper, which takes the execution context; ours ignore it
-        value_of: _Prepare = lambda _row: make(None)  # noqa: E731
+        value_of: Callable[[], Any] = lambda: make(None)  # noqa: E731
     else:
         constant = default.arg
-        value_of = lambda _row: constant  # noqa: E731
+        value_of = lambda: constant  # noqa: E731
+    process = _bind_processor(table, name, dialect)
     if process is None:
         return value_of
-    return lambda row: process(value_of(row))
+    return lambda: process(value_of())

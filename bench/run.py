@@ -992,10 +992,28 @@ def environment(url: str) -> dict[str, Any]:
         server = connection.exec_driver_sql(
             "SELECT version()" if db.dialect == "postgresql" else "SELECT sqlite_version()").scalar()
         incidents = connection.exec_driver_sql("SELECT count(*) FROM incidents").scalar()
+        dead = dead_rows(connection)
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
             "python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__, "database": str(server),
-            "incidents": incidents, "load_average": [round(x, 2) for x in os.getloadavg()],
+            "incidents": incidents, "load_average": [round(x, 2) for x in os.getloadavg()], "dead_rows": dead,
             "url": db.engine.url.render_as_string(hide_password=True)}  # type: ignore[union-attr]
+
+
+# A table holding this many dead rows (and at least a fifth as many as live ones) is worth a warning.
+DEAD_ROWS_WORTH_A_WARNING = 10_000
+
+
+def dead_rows(connection: Any) -> dict[str, dict[str, int]]:
+    """PostgreSQL: the tables with many dead rows (left by updates and deletes, the benchmark's rolled-back sweeps
+    included) that VACUUM has not yet reclaimed. Queries read past them until it does: run 24's dashboards ran at
+    half speed on a database whose deadlines held more dead rows than live ones. Empty on SQLite."""
+    if connection.dialect.name != "postgresql":
+        return {}
+    rows = connection.exec_driver_sql(
+        "SELECT relname, n_dead_tup, n_live_tup FROM pg_stat_user_tables "
+        "WHERE n_dead_tup >= %(least)s AND n_dead_tup * 5 >= n_live_tup ORDER BY n_dead_tup DESC",
+        {"least": DEAD_ROWS_WORTH_A_WARNING})
+    return {name: {"dead": dead, "live": live} for name, dead, live in rows}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1015,6 +1033,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with bench.app.app_context():
         env = environment(args.database_url)
     print("# " + json.dumps(env))
+    for table, counts in env["dead_rows"].items():
+        print(f"# warning: {table} holds {counts['dead']:,} dead rows against {counts['live']:,} live, which queries "
+              "read past until VACUUM reclaims them: run VACUUM ANALYZE first for figures comparable with other runs")
     print(HEADER)
     started = time.monotonic()
     bench.run(args.only or BENCHMARKS)

@@ -62,3 +62,45 @@ def test_the_harness_runs_on_postgresql() -> None:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_the_harness_names_tables_full_of_dead_rows(postgresql_url: str) -> None:
+    """A PostgreSQL database left with many dead rows (the benchmark's own rolled-back sweeps leave them) reads
+    slower until VACUUM: run 24's dashboards ran at half speed on one. bench.run names such tables before its
+    figures; a table vacuumed, or with few dead rows for its size, is not named."""
+    import time
+
+    from bench.run import DEAD_ROWS_WORTH_A_WARNING, dead_rows
+
+    engine = create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
+    rows = DEAD_ROWS_WORTH_A_WARNING + 2_000
+
+    def named() -> dict[str, dict[str, int]]:
+        for _ in range(50):  # the statistics reach pg_stat_user_tables shortly after the writing statement ends
+            with engine.connect() as reader:
+                found = dead_rows(reader)
+            if ("churned" in found) == expect_churned:
+                return found
+            time.sleep(0.1)
+        return found
+
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("CREATE TABLE churned (n integer); CREATE TABLE touched (n integer)"))
+            connection.execute(text("INSERT INTO churned SELECT generate_series(1, :rows)"), {"rows": rows})
+            connection.execute(text("INSERT INTO touched SELECT generate_series(1, :rows)"), {"rows": 10 * rows})
+            connection.execute(text("UPDATE churned SET n = n + 1"))  # every row: as many dead as live
+            # Enough dead rows to count, but a tenth of the live ones (autovacuum's default threshold is a fifth).
+            connection.execute(text("UPDATE touched SET n = n + 1 WHERE n <= :rows"), {"rows": rows})
+            connection.execute(text("SELECT pg_stat_force_next_flush()"))
+            expect_churned = True
+            found = named()
+            assert found.get("churned") == {"dead": rows, "live": rows}, found
+            assert "touched" not in found, found
+
+            connection.execute(text("VACUUM churned"))
+            connection.execute(text("SELECT pg_stat_force_next_flush()"))
+            expect_churned = False
+            assert "churned" not in named()
+    finally:
+        engine.dispose()

@@ -120,3 +120,55 @@ def test_the_same_post_reported_by_several_people_at_once_opens_one_incident(app
     assert session.scalar(select(func.count()).select_from(Post)) == 1
     assert session.scalar(select(func.count()).select_from(Report)) == THREADS
     database.session.remove()
+
+
+def test_two_imports_of_the_same_posts_at_once_open_each_incident_once(app, db, make):
+    """Two monitoring exports holding the same posts, imported at the same moment, in opposite orders: each post
+    opens one incident and the other file's row joins it as a further report. On PostgreSQL each batch takes its
+    posts' locks in one statement, in the same order in both writers, so neither waits on the other for ever."""
+    from app.models import Post, Report
+    from app.services import imports
+
+    registry = app.extensions["breachdesk.workflows"]
+    posts = 40
+    actor_ids = [make.user("comms", team="communications").id for _ in range(2)]
+    database.session.remove()
+
+    def rows(reporter: str, order: range) -> list[imports.SourceRow]:
+        return [imports.SourceRow(line=n + 2, original=[], values={
+            "platform": "x", "url": f"https://x.com/someone/status/{5_000_000 + n}", "author_handle": "someone",
+            "text": f"Post {n}", "reporter": reporter}) for n in order]
+
+    batches = [rows("Brandwatch", range(posts)), rows("Talkwalker", range(posts - 1, -1, -1))]
+    barrier = threading.Barrier(2)
+    outcomes: list[list[str]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def importer(actor_id: int, batch: list[imports.SourceRow]) -> None:
+        session = database.session
+        try:
+            barrier.wait(timeout=30)  # before any statement: on SQLite the first to start holds the write lock
+            done = imports.import_posts_batch(session, registry, batch, actor=session.get(User, actor_id))
+            session.commit()
+            with lock:
+                outcomes.append([o.status for o in done])
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            with lock:
+                failures.append(error)
+        finally:
+            database.session.remove()
+
+    threads = [threading.Thread(target=importer, args=pair) for pair in zip(actor_ids, batches, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == [] and len(outcomes) == 2, failures
+    assert sorted(set(statuses) for statuses in outcomes) == [{imports.IMPORTED}, {imports.JOINED}]
+    session = database.session
+    assert session.scalar(select(func.count()).select_from(Incident)) == posts
+    assert session.scalar(select(func.count()).select_from(Post)) == posts
+    assert session.scalar(select(func.count()).select_from(Report)) == 2 * posts
+    database.session.remove()

@@ -50,6 +50,19 @@ def test_executemany_writes_what_sqlalchemy_writes(db):
     assert all(moment is not None and moment.tzinfo is not None for moment in defaulted), "a callable default"
 
 
+def test_insert_rows_writes_what_sqlalchemy_writes(db):
+    # On PostgreSQL insert_rows hands the driver its own statement and parameters (bulk._returning_ids): the same
+    # defaults, dates and JSON as SQLAlchemy's own INSERT must arrive.
+    for same_keys in ([r] for r in _incident_rows("OURS")):
+        assert len(insert_rows(db, Incident.__table__, same_keys)) == 1
+    for same_keys in ([r] for r in _incident_rows("THEIRS")):
+        db.execute(insert(Incident.__table__), same_keys)
+    db.flush()
+    ours, theirs = _stored(db, "OURS"), _stored(db, "THEIRS")
+    assert ours == theirs and len(ours) == 2
+    assert ours[1]["fields"] == {"a": [1, "é"]} and ours[0]["created_at"] == OPENED
+
+
 def test_insert_rows_returns_the_new_ids_in_order(db):
     people = [{"name": f"Person {n}"} for n in range(5)]
     ids = insert_rows(db, Person.__table__, people)

@@ -17,22 +17,48 @@ from app.models.base import UTCDateTime
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """INSERT ``rows`` into ``table`` and return their new ids, in the order of ``rows``.
 
-    PostgreSQL: one batched ``INSERT … RETURNING id`` in parameter order. SQLite: SQLAlchemy can only keep
+    PostgreSQL: the driver's executemany of a one-row ``INSERT … RETURNING id``, which psycopg sends in one pipeline
+    and answers with one result per row, in order. (SQLAlchemy's batched ``INSERT … VALUES (…), (…) RETURNING``
+    sends a statement of thousands of parameters that psycopg parses afresh every time, being too long for its
+    cache: 26-30 ms against 5.3-5.6 for 500 rows, bench/RESULTS.md run 24.) SQLite: SQLAlchemy can only keep
     RETURNING in parameter order there by inserting one row per statement, so the rows go in one
     ``executemany`` and the ids are read back: the writer holds SQLite's write lock (BEGIN IMMEDIATE) and
     each new row's id is above every id before it, so the newest ``len(rows)`` ids are these rows'.
+    Rows with differing keys go SQLAlchemy's way.
     """
     if not rows:
         return []
-    if session.get_bind().dialect.name != "sqlite":
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.scalars(statement, rows))
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        if dialect.name != "postgresql" or any(row.keys() != rows[0].keys() for row in rows):
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return list(session.scalars(statement, rows))
+        return _returning_ids(session, table, rows, dialect)
     session.flush()  # rows the session holds for the table go in first, not between these and the read
     with session.no_autoflush:
         executemany(session, table, rows)
         ids = list(session.scalars(select(table.c.id).order_by(table.c.id.desc()).limit(len(rows))))[::-1]
     if len(ids) != len(rows):
         raise RuntimeError(f"{table.name}: inserted {len(rows)} rows but found {len(ids)} new ids")
+    return ids
+
+
+def _returning_ids(session: Session, table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> list[int]:
+    session.flush()  # as SQLAlchemy's own execution would (autoflush): the session's pending rows go first
+    sql, parameters = _compiled(table, tuple(rows[0]), dialect, returning=True)
+    # The session's connection, so the rows are part of its transaction.
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, [parameters(row) for row in rows], returning=True)
+        ids = []
+        while True:
+            ids.append(cursor.fetchone()[0])
+            if not cursor.nextset():
+                break
+    finally:
+        cursor.close()
+    if len(ids) != len(rows):
+        raise RuntimeError(f"{table.name}: inserted {len(rows)} rows but was given {len(ids)} new ids")
     return ids
 
 
@@ -53,27 +79,35 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     session.connection().exec_driver_sql(sql, [parameters(row) for row in rows])
 
 
-_Parameters = Callable[[dict[str, Any]], Sequence[Any]]
-_COMPILED: dict[tuple[str, tuple[str, ...], str], tuple[str, _Parameters]] = {}
+_Parameters = Callable[[dict[str, Any]], Sequence[Any] | dict[str, Any]]
+_COMPILED: dict[tuple[str, tuple[str, ...], str, bool], tuple[str, _Parameters]] = {}
 
 
-def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, _Parameters]:
-    """The INSERT of ``keys`` and every other column with a Python default, and a function of a row giving its
-    parameters in the statement's order: the row's values through their columns' bind processors, and the
-    defaults."""
-    cache_key = (table.name, keys, dialect.name)
+def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect, returning: bool = False
+              ) -> tuple[str, _Parameters]:
+    """The INSERT of ``keys`` and every other column with a Python default (``RETURNING id`` with ``returning``),
+    and a function of a row giving its parameters as the statement takes them: the row's values through their
+    columns' bind processors, and the defaults; by position in the statement's order (SQLite) or by name
+    (PostgreSQL)."""
+    cache_key = (table.name, keys, dialect.name, returning)
     found = _COMPILED.get(cache_key)
     if found is not None:
         return found
     defaulted = [c.name for c in table.c if c.name not in keys and c.default is not None]
-    compiled = insert(table).compile(dialect=dialect, column_keys=[*keys, *defaulted])
-    order = list(compiled.positiontup or [])
+    statement = insert(table).returning(table.c.id) if returning else insert(table)
+    compiled = statement.compile(dialect=dialect, column_keys=[*keys, *defaulted])
+    named = compiled.positiontup is None
+    order = sorted(compiled.binds) if named else list(compiled.positiontup or [])
     if sorted(order) != sorted([*keys, *defaulted]):
         raise RuntimeError(f"{table.name}: unexpected parameters {order}")
     sql = str(compiled)
-    # The values are made as keys then defaults, and put in the statement's order in one step.
-    positions = {name: position for position, name in enumerate([*keys, *defaulted])}
-    in_order = itemgetter(*[positions[name] for name in order]) if len(order) > 1 else (lambda values: values)
+    # The values are made as keys then defaults, and put in the statement's order (or named) in one step.
+    names = [*keys, *defaulted]
+    positions = {name: position for position, name in enumerate(names)}
+    if named:
+        in_order: Callable[[list[Any]], Any] = lambda values: dict(zip(names, values, strict=True))  # noqa: E731
+    else:
+        in_order = itemgetter(*[positions[name] for name in order]) if len(order) > 1 else (lambda values: values)
     given = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
     # The row's values are read in one step (itemgetter) and only the columns with a bind processor (dates, JSON)
     # cost a call each: with a function per value, a 20,000-row import's batches took 0.50-0.54 s to prepare
@@ -81,11 +115,11 @@ def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[st
     processed = [(position, process) for position, name in enumerate(keys)
                  if (process := _bind_processor(table, name, dialect)) is not None]
     defaults = [_default(table, name, dialect) for name in defaulted]
-    if not processed and not defaults and order == list(keys):
+    if not processed and not defaults and not named and order == list(keys):
         found = _COMPILED[cache_key] = (sql, given)
         return found
 
-    def parameters(row: dict[str, Any]) -> Sequence[Any]:
+    def parameters(row: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = list(given(row))
         for position, process in processed:
             values[position] = process(values[position])  # None too, as SQLAlchemy does (JSON's None is 'null')

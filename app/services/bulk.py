@@ -20,7 +20,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
     PostgreSQL: the driver's executemany of a one-row ``INSERT … RETURNING id``, which psycopg sends in one pipeline
     and answers with one result per row, in order. (SQLAlchemy's batched ``INSERT … VALUES (…), (…) RETURNING``
     sends a statement of thousands of parameters that psycopg parses afresh every time, being too long for its
-    cache: 26-30 ms against 5.3-5.6 for 500 rows, bench/RESULTS.md run 24.) SQLite: SQLAlchemy can only keep
+    cache: 26-30 ms against 5.3-5.6 for 500 rows, bench/RESULTS.md run 24. Being the driver's own call, it does not
+    pass through SQLAlchemy's cursor events.) SQLite: SQLAlchemy can only keep
     RETURNING in parameter order there by inserting one row per statement, so the rows go in one
     ``executemany`` and the ids are read back: the writer holds SQLite's write lock (BEGIN IMMEDIATE) and
     each new row's id is above every id before it, so the newest ``len(rows)`` ids are these rows'.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from app.models import Incident, Person
 from app.services.bulk import executemany, insert_rows
@@ -95,3 +97,12 @@ def test_values_land_in_their_own_columns_whatever_the_order_of_a_rows_keys(db):
     assert reversed_row[:4] == ("Ours, reversed", "Ours, office", "Ours, notes", "contributor")
     assert reversed_row.created_at is not None and reversed_row.created_at.tzinfo is not None
     assert db.scalar(select(Person.role).where(Person.name == "Ours, alone")) == "contributor"
+
+
+def test_a_refused_row_raises_sqlalchemys_error_and_the_session_goes_on(db):
+    # On PostgreSQL the rows go through the driver's own call; its error must still arrive as SQLAlchemy's, which
+    # the worker and the commands handle, and leave the session usable once rolled back.
+    with pytest.raises(IntegrityError):
+        insert_rows(db, Person.__table__, [{"name": "Fine"}, {"name": None}])  # people.name is NOT NULL
+    db.rollback()
+    assert len(insert_rows(db, Person.__table__, [{"name": "After the rollback"}])) == 1

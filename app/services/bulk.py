@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.models.base import UTCDateTime
@@ -47,8 +48,9 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
 def _returning_ids(session: Session, table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> list[int]:
     session.flush()  # as SQLAlchemy's own execution would (autoflush): the session's pending rows go first
     sql, parameters = _compiled(table, tuple(rows[0]), dialect, returning=True)
-    # The session's connection, so the rows are part of its transaction.
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    connection = session.connection()  # the session's, so the rows are part of its transaction
+    driver_connection = connection.connection.dbapi_connection
+    cursor = driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, [parameters(row) for row in rows], returning=True)
         ids = []
@@ -56,6 +58,14 @@ def _returning_ids(session: Session, table: Table, rows: list[dict[str, Any]], d
             ids.append(cursor.fetchone()[0])
             if not cursor.nextset():
                 break
+    except dialect.loaded_dbapi.Error as error:
+        # Raised as SQLAlchemy raises a driver's error (IntegrityError, OperationalError, …), so callers that handle
+        # those (the worker, the commands) handle this too; a lost connection is dropped from the pool.
+        lost = dialect.is_disconnect(error, driver_connection, cursor)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  connection_invalidated=lost, dialect=dialect, ismulti=True) from error
     finally:
         cursor.close()
     if len(ids) != len(rows):

@@ -300,9 +300,10 @@ def serialise_same_posts(session: Session, posts: list[PostInput]) -> None:
         session.execute(_TAKE_POST_LOCKS, {"keys": numbers})
 
 
-# One statement for a batch's locks (one per key was a third of a PostgreSQL import's time: 40,000 round trips for
-# 20,000 rows). PostgreSQL calls a volatile function of the select list after the ORDER BY, so the locks are taken in
-# ascending order, the same order in every writer.
+# One statement for a batch's locks: one per key was 40,000 round trips for 20,000 rows, and taking them together
+# took a PostgreSQL import from 759-786 to 967-1,026 rows/s (bench/RESULTS.md run 24). PostgreSQL calls a volatile
+# function of the select list after the ORDER BY, so the locks are taken in ascending order, the same order in every
+# writer.
 _TAKE_POST_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
 
 

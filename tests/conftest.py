@@ -39,14 +39,15 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-def _migrate(url: str) -> None:
+def _migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
+    """Upgrade (or with ``down``, downgrade) the database at ``url`` to ``revision``."""
     from alembic import command
 
     from app.cli import alembic_config
 
     config = alembic_config(url)
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    (command.downgrade if down else command.upgrade)(config, revision)
 
 
 @pytest.fixture(autouse=True)

@@ -75,11 +75,12 @@ def test_the_harness_names_tables_full_of_dead_rows(postgresql_url: str) -> None
     engine = create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
     rows = DEAD_ROWS_WORTH_A_WARNING + 2_000
 
-    def named() -> dict[str, dict[str, int]]:
+    def named(*, churned: bool) -> dict[str, dict[str, int]]:
+        """dead_rows once the statistics say ``churned`` is (or is not) among them, or after five seconds."""
         for _ in range(50):  # the statistics reach pg_stat_user_tables shortly after the writing statement ends
             with engine.connect() as reader:
                 found = dead_rows(reader)
-            if ("churned" in found) == expect_churned:
+            if ("churned" in found) == churned:
                 return found
             time.sleep(0.1)
         return found
@@ -93,14 +94,14 @@ def test_the_harness_names_tables_full_of_dead_rows(postgresql_url: str) -> None
             # Enough dead rows to count, but a tenth of the live ones (autovacuum's default threshold is a fifth).
             connection.execute(text("UPDATE touched SET n = n + 1 WHERE n <= :rows"), {"rows": rows})
             connection.execute(text("SELECT pg_stat_force_next_flush()"))
-            expect_churned = True
-            found = named()
+            found = named(churned=True)
             assert found.get("churned") == {"dead": rows, "live": rows}, found
             assert "touched" not in found, found
 
             connection.execute(text("VACUUM churned"))
             connection.execute(text("SELECT pg_stat_force_next_flush()"))
-            expect_churned = False
-            assert "churned" not in named()
-    finally:
+            assert "churned" not in named(churned=False)
+    finally:  # the database is the session's: leave it with the migrations' tables only
+        with engine.connect() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS churned, touched"))
         engine.dispose()

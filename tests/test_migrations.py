@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from app.extensions import db as database
 from app.models import Base
 from app.services.search import include_object
+from tests.conftest import _migrate
 
 
 def test_models_and_migrations_agree(app):
@@ -28,16 +29,6 @@ def test_migrations_start_the_audit_chain_at_genesis(app, db):
 
     head = db.get(AuditChainHead, 1)
     assert head is not None and head.last_hash == "0" * 64
-
-
-def _sqlite_migrate(url: str, revision: str, *, down: bool = False) -> None:
-    from alembic import command
-
-    from app.cli import alembic_config
-
-    config = alembic_config(url)
-    config.attributes["configure_logger"] = False
-    (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _audit_schema(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -65,12 +56,12 @@ def test_0030_drops_the_audit_hashs_unique_key_on_sqlite_keeping_rows_indexes_an
 
     path = tmp_path / "rebuild.sqlite3"
     url = f"sqlite:///{path}"
-    _sqlite_migrate(url, "0029")
+    _migrate(url, "0029")
     _insert_audit_row(path, 1, "a" * 64)
     before = _audit_schema(path)
     assert "notes_fts_ai" in before and "ix_audit_events_incident_id_id" in before and "removal_counts_audit_ai" in before
 
-    _sqlite_migrate(url, "0030")
+    _migrate(url, "0030")
     # The same indexes and triggers (the tests of searching notes show the comment-search trigger firing on it).
     assert _audit_schema(path) == before
     _insert_audit_row(path, 2, "a" * 64)  # the same hash: no longer refused
@@ -79,7 +70,7 @@ def test_0030_drops_the_audit_hashs_unique_key_on_sqlite_keeping_rows_indexes_an
             (1, "note 1 about the hearing"), (2, "note 2 about the hearing")]
         connection.execute("DELETE FROM audit_events WHERE id = 2")
 
-    _sqlite_migrate(url, "0029", down=True)
+    _migrate(url, "0029", down=True)
     assert _audit_schema(path) == before
     with pytest.raises(sqlite3.IntegrityError, match="audit_events.hash"):
         _insert_audit_row(path, 3, "a" * 64)

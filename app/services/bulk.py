@@ -31,11 +31,12 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
     if not rows:
         return []
     dialect = session.get_bind().dialect
-    if dialect.name != "sqlite":
-        if dialect.name != "postgresql" or any(row.keys() != rows[0].keys() for row in rows):
-            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            return list(session.scalars(statement, rows))
+    same_keys = all(row.keys() == rows[0].keys() for row in rows)
+    if dialect.name == "postgresql" and same_keys:
         return _returning_ids(session, table, rows, dialect)
+    if dialect.name != "sqlite":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.scalars(statement, rows))
     session.flush()  # rows the session holds for the table go in first, not between these and the read
     with session.no_autoflush:
         executemany(session, table, rows)
@@ -146,7 +147,8 @@ def _bind_processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any]
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     if process is not None and isinstance(column.type, UTCDateTime):
         # A batch's rows mostly carry the same few moments (the import's "now" in every row of five tables), and
-        # converting one to SQLite's text is the dearest of the row's values; the result depends on the value alone.
+        # converting one to the driver's value (SQLite's text) is the dearest of the row's values; the result
+        # depends on the value alone.
         process = lru_cache(maxsize=256)(process)
     return process
 

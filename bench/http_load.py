@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench import machine
 from bench.generate import BENCH_PASSWORD, EMAIL_DOMAIN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,6 +187,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: sudo apt-get install wrk")
 
+    described = machine.describe()  # before the server starts: the speed figure is timed on an idle machine
+    print(f"# {json.dumps(described)}")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHDESK_")}
     env.update(BREACHDESK_DATABASE_URL=options.database_url, BREACHDESK_SECRET_KEY="bench-http")
@@ -212,7 +215,8 @@ def main() -> None:
     print(f"# gunicorn workers {options.workers}, wrk -t{options.threads} -c{options.connections} "
           f"-d{options.duration}s, load average {os.getloadavg()}")
     if options.json:
-        Path(options.json).write_text(json.dumps({"options": vars(options), "results": results}, indent=2))
+        Path(options.json).write_text(json.dumps({"options": vars(options), "machine": described, "results": results},
+                                                 indent=2))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import subprocess
@@ -31,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import machine
 from bench.words import vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "import posts", "rows": args.rows, "database": url.split(":", 1)[0],
         "batch_size": args.batch_size, "jobs": args.jobs, "file_mb": round(csv_path.stat().st_size / 1e6, 1),
         "expected": asdict(expected), "first": {k: v for k, v in asdict(first).items() if k != "output"},
-        "tables": tables, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                      "platform": platform.platform()},
+        "tables": tables, "machine": machine.describe(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_after_first": os.getloadavg(),
     }

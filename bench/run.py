@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import re
 import sys
@@ -40,6 +39,7 @@ from app import create_app, freeze_startup_objects
 from app.extensions import db
 from app.models import Incident, IncidentCount, User
 from app.permissions import COLLEGE_WIDE_ROLES
+from bench import machine
 from bench.generate import BENCH_PASSWORD, EMAIL_DOMAIN, approx_duration, audit_hash
 
 BENCHMARKS = ("queue", "search", "incident", "dashboard", "sweep", "transitions")
@@ -982,21 +982,14 @@ def format_row(r: Result) -> str:
 def environment(url: str) -> dict[str, Any]:
     import sqlalchemy
 
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
     with db.engine.connect() as connection:  # type: ignore[union-attr]
         server = connection.exec_driver_sql(
             "SELECT version()" if db.dialect == "postgresql" else "SELECT sqlite_version()").scalar()
         incidents = connection.exec_driver_sql("SELECT count(*) FROM incidents").scalar()
         dead = dead_rows(connection)
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
-            "python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__, "database": str(server),
-            "incidents": incidents, "load_average": [round(x, 2) for x in os.getloadavg()], "dead_rows": dead,
-            "url": db.engine.url.render_as_string(hide_password=True)}  # type: ignore[union-attr]
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), **machine.describe(),
+            "sqlalchemy": sqlalchemy.__version__, "database": str(server), "incidents": incidents,
+            "dead_rows": dead, "url": db.engine.url.render_as_string(hide_password=True)}  # type: ignore[union-attr]
 
 
 # A table holding this many dead rows (and at least a fifth as many as live ones) is worth a warning.

@@ -4,6 +4,7 @@ this scale the figures mean nothing (the real runs and their figures are in benc
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,10 @@ def _assert_ran(result: subprocess.CompletedProcess[str]) -> None:
     for audience in ("admin", "comms", "director", "regional"):  # bench.sections: each dashboard's sections
         assert any(line.startswith(audience) and " sum " in line for line in result.stdout.splitlines()), audience
     assert "bench smoke: OK" in result.stdout
+    # Each run names its machine and how fast it runs Python (bench/machine.py), so runs on different machines compare.
+    environment = json.loads(next(line[2:] for line in result.stdout.splitlines() if line.startswith("# {")))
+    assert environment["cores"] == os.cpu_count() and environment["cpu"], environment
+    assert environment["python_speed_ms"] > 0, environment
 
 
 def test_the_harness_runs_on_sqlite() -> None:

@@ -446,3 +446,35 @@ def test_duration_buckets_are_the_same_in_the_database_and_in_python_and_each_is
     for seconds in [60.5, 61, 3599, 3600, 86_400, 86_400 * 30, *(10 ** rng.uniform(1.8, 8.4) for _ in range(2000))]:
         assert bucket_value(duration_bucket(seconds)) == pytest.approx(seconds, rel=0.03, abs=1), seconds
     assert bucket_value(duration_bucket(59)) == 30 and duration_bucket(-1) == 0
+
+
+def test_a_teams_dashboard_reads_only_its_own_teams_counts(app, db, make, dialect):
+    """A communications officer's or regional officer's sums seek their own team's count rows through the index
+    (migration 0031), rather than reading every team's rows of the months and dropping the others'."""
+    from sqlalchemy import event
+
+    comms = make.user("comms", team="communications")
+    sums: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, *_args):  # type: ignore[no-untyped-def]
+        if "FROM incident_counts" in statement and "team_id" in statement:
+            sums.append((statement, parameters))
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        dashboard.build(db, comms, _registry(app), "comms", NOW, counted=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(sums) >= 5, "the counted sections read the counts"
+    connection = db.connection()
+    if dialect != "sqlite":  # on a table of a few rows any plan costs next to nothing: ask for an index
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    for statement, parameters in sums:
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+            ("EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN ") + statement, parameters).all())
+        if dialect == "sqlite":
+            assert "ix_incident_counts_measure_month_team (measure=? AND month=? AND team_id=?)" in plan, plan
+        else:
+            assert "ix_incident_counts_measure_month_team" in plan and "team_id =" in plan, plan
+    db.rollback()

@@ -28,6 +28,7 @@ from app.models.deadlines import Deadline
 from app.models.incidents import Incident
 
 # Measures. A month is the calendar month in Europe/London (``calendar_months``), '' where it does not apply.
+NO_MONTH = ""
 OPENED = "opened"  # by the month the incident was opened; workflow_key set
 CLOSED = "closed"  # by the month it was closed; workflow_key set
 OPEN = "open"  # open now, by workflow_key and state
@@ -150,7 +151,8 @@ class CalendarMonth(Base):
 class IncidentCount(Base):
     __tablename__ = "incident_counts"
     __table_args__ = (
-        Index("ix_incident_counts_measure_month", "measure", "month"),
+        # A team's dashboard reads its own team's rows; every-team views read by (measure, month) (migration 0031).
+        Index("ix_incident_counts_measure_month_team", "measure", "month", "team_id"),
         # The slices with rows no fold has summed yet (migration 0028).
         Index("ix_incident_counts_unfolded", "measure", "month", sqlite_where=text("NOT folded"),
               postgresql_where=text("NOT folded")),

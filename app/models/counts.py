@@ -42,6 +42,9 @@ TO_ACT = "to_act"  # first_action_at - created_at, of incidents with a first act
 # Running deadlines by the UTC day they fall due (``bucket``: ``due_day``), their incident's workflow_key and group
 # (migration 0023):
 DUE = "due"
+# The measures whose rows have no month (NO_MONTH): a sum of one names it all the same, so that it reaches a team's
+# rows through the index on (measure, month, team_id) (migration 0031).
+UNDATED = frozenset({OPEN, DUE})
 # The press referrals' 'forward' deadlines by the month their incident was opened and ``outcome`` (migration 0026):
 # within / late / stopped once settled; live (running, paused) and undated (met, no finishing time) by the UTC day
 # they fall due (``bucket``), since whether they are late changes with the clock.

@@ -73,6 +73,7 @@ from app.models.counts import (
     SANCTION,
     TO_ACT,
     TO_CLOSE,
+    UNDATED,
     bucket_value,
     day_start,
     due_day,
@@ -273,6 +274,8 @@ class Scope:
         """Sums of ``incident_counts`` for ``measure`` over the groups the viewer's role sees, per ``keys``."""
         if not self.counted:
             return []
+        if measure in UNDATED:
+            where = [IncidentCount.month == NO_MONTH, *where]
         return list(session.execute(
             select(*keys, func.sum(IncidentCount.n)).where(IncidentCount.measure == measure,
                                                            visible_by_group(self.viewer, COUNT_GROUP), *where)
@@ -330,9 +333,7 @@ def open_by_state(session: Session, scope: Scope, registry: WorkflowRegistry) ->
         select(Incident.workflow_key, Incident.state, func.count())
         .where(scope.rows, Incident.closed_at.is_(None))
         .group_by(Incident.workflow_key, Incident.state)).all()
-    # The month (none: it is OPEN's only value) lets a team's sum reach its team through the index (migration 0031).
-    counts = _add(_add({}, rows), scope.counts(session, OPEN, IncidentCount.workflow_key, IncidentCount.state,
-                                               where=[IncidentCount.month == NO_MONTH]))
+    counts = _add(_add({}, rows), scope.counts(session, OPEN, IncidentCount.workflow_key, IncidentCount.state))
     out = []
     for (workflow, state), n in counts.items():
         if not n:
@@ -391,8 +392,7 @@ def due(session: Session, scope: Scope, registry: WorkflowRegistry, now: datetim
         add_rows(Deadline.due_at >= day_start(last), Deadline.due_at <= until, group)
         day_kind = case((IncidentCount.bucket < today, "overdue"), else_="week")
         _add(counts, scope.counts(session, DUE, IncidentCount.workflow_key, day_kind,
-                                  where=[IncidentCount.month == NO_MONTH,  # as for OPEN: the index's way to the team
-                                         IncidentCount.bucket != today, IncidentCount.bucket < last]))
+                                  where=[IncidentCount.bucket != today, IncidentCount.bucket < last]))
     out = [DueCount(k, registry.current[k].title if k in registry.current else k, counts.get((k, "overdue"), 0),
                     counts.get((k, "week"), 0)) for k in {workflow for workflow, _kind in counts}]
     return Due(sorted((r for r in out if r.overdue or r.due_this_week),

@@ -28,6 +28,7 @@ from app.api.serialize import audit_json, incident_json, links_by_incident, work
 from app.clock import utcnow
 from app.extensions import db
 from app.models import Deadline, Incident, IncidentClause, Person, User
+from app.models.loading import Collections
 from app.permissions import can_open, can_transition, can_view, visible_incidents
 from app.services import InvalidInput, NotFound, ServiceError
 from app.services import access as access_service
@@ -64,6 +65,12 @@ def _incident_options():  # type: ignore[no-untyped-def]
     return (selectinload(Incident.posts), selectinload(Incident.clauses), selectinload(Incident.deadlines),
             selectinload(Incident.shares), joinedload(Incident.subject).selectinload(Person.handles),
             joinedload(Incident.assignee))
+
+
+# What incident_json reads of one incident, by statements built once (its lazy loads built theirs at every call):
+# GET of one incident at a million, CPU 6.9-7.3 -> 6.6 ms and p50 8.5-9.1 -> 7.8-7.9 ms on PostgreSQL, CPU 5.0-5.2 ->
+# 4.9 ms on SQLite.
+_INCIDENT_COLLECTIONS = Collections(Incident.posts, Incident.clauses, Incident.deadlines)
 
 
 def _load_visible(user: User, incident_id: int) -> Incident:
@@ -248,6 +255,7 @@ def create_incident(user: User, body: dict[str, Any]) -> Reply:
 @endpoint()
 def get_incident(user: User, _body: None, incident_id: int) -> Reply:
     incident = _load_visible(user, incident_id)
+    _INCIDENT_COLLECTIONS.load(db.session, incident)
     access_service.record_restricted_view(db.session, incident, actor=user)
     return Reply(incident_json(db.session, workflows(), incident, user))
 

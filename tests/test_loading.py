@@ -54,6 +54,7 @@ def test_collections_come_in_the_models_order_and_are_not_read_again(app, db, ma
         assert loaded.posts == []
 
     assert _statements_while(engine, read) == []  # all of it was loaded: reading it sends nothing
+    assert _statements_while(engine, lambda: collections.load(db, loaded)) == []  # nor is anything read twice
     # The same as the relationship's own loading gives.
     db.expunge_all()
     fresh = db.get(Incident, incident_id)
@@ -66,3 +67,28 @@ def test_only_one_to_many_relationships_are_loaded_this_way():
         Collections(Incident.assignee)
     with pytest.raises(ValueError, match="one-to-many"):
         Collections(User.team)
+
+
+@pytest.mark.parametrize("viewer", ["comms", "admin"])
+def test_a_refused_incident_page_reads_none_of_the_files_contents(app, db, make, client, viewer):
+    """Another team's file (404) or a restricted one an administrator has not broken the glass on (403): the page says
+    no without reading the posts, evidence, clauses or deadlines of the file (its shares it reads: they are part of
+    the question who may read it)."""
+    from app.services.incidents import PostInput
+    from tests.conftest import login
+
+    registry = app.extensions["breachdesk.workflows"]
+    owner = make.user("comms", team="communications")
+    incident = open_incident(db, registry, OpenRequest(
+        workflow_key="problem-solving", title="Someone else's file", clauses=["rcr:2.8"],
+        post=PostInput(platform="x", url="https://x.com/someone/status/1", text="A post")), actor=owner)
+    incident.restricted = viewer == "admin"
+    db.commit()
+    login(client, make.user(viewer, team="press" if viewer == "comms" else None))
+    contents = ("posts", "evidence_files", "incident_clauses", "deadlines")
+
+    statements = _statements_while(db.get_bind(), lambda: client.get(f"/incidents/{incident.id}"))
+    assert client.get(f"/incidents/{incident.id}").status_code == (403 if viewer == "admin" else 404)
+    read = [s for s in statements if s.lstrip().upper().startswith("SELECT")
+            and any(f"FROM {table} " in f"{s} " or f"FROM {table}\n" in s for table in contents)]
+    assert read == [], read

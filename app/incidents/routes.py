@@ -259,7 +259,6 @@ def show(incident_id: int) -> tuple[str, int]:
     incident = db.session.scalar(_INCIDENT_PAGE, {"incident_id": incident_id})
     if incident is None:
         abort(404)
-    _INCIDENT_COLLECTIONS.load(db.session, incident)
     try:
         incident = get_visible(db.session, incident.id, current_user._get_current_object())
     except BreakGlassRequired as required:
@@ -268,6 +267,8 @@ def show(incident_id: int) -> tuple[str, int]:
     except NotFound:
         db.session.commit()  # keep the audit row of the refused access
         abort(404)
+    # Only once the file may be read: a refused view reads none of its contents.
+    _INCIDENT_COLLECTIONS.load(db.session, incident)
     access_service.record_restricted_view(db.session, incident, actor=current_user._get_current_object())
     db.session.commit()
     return _render_incident(incident)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,7 +32,11 @@ class Collections:
             self._statements.append((attribute.key, prop.parent.get_property_by_column(local).key, statement))
 
     def load(self, session: Session, owner: Any) -> None:
-        """Read each collection of ``owner`` and set it as loaded (no further statement when it is read)."""
+        """Read each collection of ``owner`` not yet loaded (a permission check may have read the shares) and set it as
+        loaded: no further statement when it is read."""
+        unloaded = inspect(owner).unloaded
         for collection, owner_key, statement in self._statements:
+            if collection not in unloaded:
+                continue
             rows = session.scalars(statement, {"owner_key": getattr(owner, owner_key)}).all()
             set_committed_value(owner, collection, rows)

@@ -28,12 +28,21 @@ def workflows() -> WorkflowRegistry:
     return current_app.extensions["breachdesk.workflows"]
 
 
+def local_zone() -> ZoneInfo:
+    """The organisation's zone (Europe/London by default), in which stored UTC times are shown."""
+    return ZoneInfo(current_app.config["BREACHDESK"].timezone)
+
+
 def local_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
-    """Stored in UTC, shown in the organisation's zone (Europe/London by default)."""
+    """Stored in UTC, shown in the organisation's zone."""
     if moment is None:
         return ""
-    zone = ZoneInfo(current_app.config["BREACHDESK"].timezone)
-    return moment.astimezone(zone).strftime(fmt)
+    return moment.astimezone(local_zone()).strftime(fmt)
+
+
+def humanise(key: str | None) -> str:
+    """A key from a file (``first_response``) as words (``First response``), where the file gives no title."""
+    return (key or "").replace("_", " ").capitalize()
 
 
 def utc_time(moment: datetime | None, fmt: str = "%d %b %Y %H:%M", label: bool = True) -> str:
@@ -156,7 +165,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["time_left"] = time_left
     # Why a file holds special-category data (union membership, health): shown as a marker on the file.
     app.jinja_env.globals["special_category"] = special_category
-    app.jinja_env.filters["humanise"] = lambda key: (key or "").replace("_", " ").capitalize()
+    app.jinja_env.filters["humanise"] = humanise
     app.jinja_env.filters["number_cells"] = number_cells
     app.jinja_env.globals["option_tags"] = option_tags
     app.jinja_env.globals["incident_url"] = incident_url
@@ -169,10 +178,17 @@ _ID_MARK = 918_273_645_036
 def incident_url(incident_id: int) -> str:
     """``url_for("incidents.show", incident_id=…)`` for the many rows of a list: the route is built once a request
     and each id put into it (url_for itself was a twentieth of the queue page's CPU, fifty times a page)."""
+    before, after = incident_url_parts()
+    return f"{before}{int(incident_id)}{after}"
+
+
+def incident_url_parts() -> tuple[str, str]:
+    """What comes before and after the id in an incident's URL, worked out once a request."""
     parts = g.get("incident_url_parts")
     if parts is None:
-        parts = g.incident_url_parts = url_for("incidents.show", incident_id=_ID_MARK).split(str(_ID_MARK), 1)
-    return f"{parts[0]}{int(incident_id)}{parts[1]}"
+        before, after = url_for("incidents.show", incident_id=_ID_MARK).split(str(_ID_MARK), 1)
+        parts = g.incident_url_parts = (before, after)
+    return parts
 
 
 def option_tags(choices: Iterable[tuple[str, str]], selected: str | None = None) -> Markup:

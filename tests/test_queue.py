@@ -123,6 +123,65 @@ def test_option_tags_are_escaped_marked_once_and_follow_a_renamed_person():
     assert "Ann Renamed" in str(option_tags([("7", "Ann Renamed"), people[1]]))
 
 
+# The queue's rows as its template wrote them before they were built in Python (app/incidents/rows.py): the
+# specification the Python version is held to, cell for cell.
+JINJA_ROWS = """{% for row in rows %}{% set i = row.incident %}{% set d = registry.current.get(i.workflow_key) %}<tr>
+{% if assignable %}<td>{% if i.id in assignable %}<input type="checkbox" name="incident" value="{{ i.id }}:{{ i.version }}" id="pick-{{ i.id }}"><label for="pick-{{ i.id }}" class="visually-hidden">Select {{ i.reference }}</label>{% endif %}</td>{% endif %}
+<th scope="row"><a href="{{ incident_url(i.id) }}">{{ i.reference }}</a>{% if i.restricted %} <span class="tag">restricted</span>{% endif %}</th>
+<td class="title">{% if row.readable %}<span class="title-text">{{ row.title_html or i.title }}</span>{% if row.snippet_html %}<br><small class="snippet">{{ row.snippet_html }}</small>{% endif %}{% else %}<span class="muted">Restricted: open to give a reason</span>{% endif %}</td>
+<td>{{ d.title if d else i.workflow_key }}</td>
+<td>{{ (d.states[i.state].title if d and i.state in d.states else i.state|humanise) }}</td>
+<td><span class="sev sev-{{ i.severity }}">{{ i.severity }}</span></td>
+<td class="assignee">{{ i.assignee.name if i.assignee else '—' }}</td>
+<td>{% if by_due %}{{ row.next_due|local_time('%d %b %Y %H:%M') if row.next_due else '—' }}{% else %}{{ i.created_at|local_time('%d %b %Y') }}{% endif %}</td>
+</tr>{% endfor %}"""
+
+
+def test_queue_rows_are_the_templates_rows_with_every_typed_value_escaped(app):
+    from flask import render_template_string
+    from markupsafe import Markup
+
+    from app.incidents.rows import queue_rows
+
+    registry = app.extensions["breachdesk.workflows"]
+    definition = registry.current["problem-solving"]
+    state = next(iter(definition.states))
+    hostile = "<script>alert('x')</script> & \"quoted\""
+    summer, winter = datetime(2026, 7, 1, 22, 30, tzinfo=UTC), datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def row(ident, *, readable=True, assignee=None, workflow="problem-solving", state=state, restricted=False,
+            title=hostile, title_html=None, snippet_html=None, next_due=None, created_at=summer):
+        incident = Incident(id=ident, reference=f"PS-2026-{ident}", title=title, workflow_key=workflow, state=state,
+                            severity="high", version=3, restricted=restricted, created_at=created_at)
+        incident.assignee = assignee
+        return queue.QueueRow(incident, readable=readable, next_due=next_due, title_html=title_html,
+                              snippet_html=snippet_html)
+
+    rows = [
+        row(1, assignee=User(name=hostile, email="a@example.org")),
+        row(2, readable=False, restricted=True),
+        row(3, title_html=Markup("<mark>found</mark> it"), snippet_html=Markup("…the <mark>found</mark> word…"),
+            next_due=summer),
+        row(4, workflow="retired-workflow", state="first_response", next_due=winter),
+        row(5, state="no_such_state", created_at=winter),
+        row(6, created_at=summer + timedelta(minutes=45)),  # 00:15 the next day in London: a day of its own
+    ]
+    with app.test_request_context("/incidents"):
+        for assignable in (set(), {1, 3, 6}):
+            for by_due in (False, True):
+                built = str(queue_rows(rows, registry, assignable, by_due=by_due))
+                templated = render_template_string(JINJA_ROWS, rows=rows, registry=registry, assignable=assignable,
+                                                   by_due=by_due)
+                # html.escape writes quotes as &#x27; and &quot;, markupsafe as &#39; and &#34;: the same characters.
+                same = templated.replace("\n", "").replace("&#39;", "&#x27;").replace("&#34;", "&quot;")
+                assert built == same, (assignable, by_due)
+                assert "<script>" not in built
+        built = str(queue_rows(rows, registry, {1}, by_due=False))
+    assert built.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;") == 5  # 4 titles, 1 name
+    assert "<mark>found</mark> it" in built and "<td>retired-workflow</td><td>First response</td>" in built
+    assert "02 Jul 2026" in built and "01 Jul 2026" in built
+
+
 def test_a_rows_link_is_the_incident_pages_url_under_any_mount_point(app):
     from flask import url_for
 

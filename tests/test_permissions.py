@@ -5,7 +5,7 @@ import itertools
 from sqlalchemy import select
 
 from app.models import Incident
-from app.permissions import Readers, can_view, readers_among, visible_incidents
+from app.permissions import ActorInSQL, Readers, can_view, knowable_incidents, readers_among, visible_incidents
 from app.roles import ROLE_NAMES
 from app.services import access
 from app.services import cases as case_service
@@ -67,6 +67,48 @@ def test_readers_among_many_users_are_exactly_those_can_view_lets_in(app, db, ma
     assert any(u is comms for u in readers_among(users, restricted))  # by the share alone
     assert users[-1] not in readers_among(users, restricted)
     assert [u for u in readers_among(users, case_file.tracks[0]) if u.role == "rep"] == [rep]
+
+
+def test_a_statement_built_once_per_user_shape_lets_in_what_the_rule_lets_in_for_each_user(app, db, make):
+    """The queue builds its statement once per role, activity and team-or-none (``ActorInSQL``) and runs it with
+    each user's id, team and time: for every user that must select what the rule built for that user selects,
+    shares that have run out included."""
+    from datetime import timedelta
+
+    from app.clock import frozen_at, utcnow
+
+    registry = app.extensions["breachdesk.workflows"]
+    incidents = _incidents(db, registry, make)
+    users = [make.user(role, team=team)
+             for role, team in itertools.product(ROLE_NAMES, ("communications", "reps-north", "reps-south", None))]
+    users += [make.user("comms", team="communications", active=False), make.user("comms", team="reps-south")]
+    comms = next(u for u in users if u.role == "comms" and u.team and u.team.key == "reps-south")
+    rep = next(u for u in users if u.role == "rep" and u.team and u.team.key == "reps-north")
+    admin = next(u for u in users if u.role == "admin")
+    restricted = next(i for i in incidents if i.restricted and i.side == "college")
+    grant = access.share(db, restricted, actor=restricted.created_by, with_user=comms,
+                         reason="Needs to advise on the reply.")
+    grant.expires_at = utcnow() + timedelta(days=1)  # (break glass grants expire; this one is made to)
+    open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="Assigned", assignee=rep,
+                                            restricted=True), actor=admin)
+    member = case_service.add_member(db, case_service.MemberDetails(
+        name="Morag Member", membership_number="M-7", employer="Northshire NHS Trust", joined_on=None,
+        subs_in_order=True, consent_given=True), actor=rep)
+    case_service.open_case_file(db, registry, member=member, title="Ward rota", issue_arose_on=None,
+                                workflow_key="employer-disciplinary", rep=rep, actor=rep)
+    db.commit()
+    built: dict[tuple, tuple] = {}
+    for rule in (visible_incidents, knowable_incidents):
+        for later in (timedelta(0), timedelta(days=2)):  # the share with comms runs out after a day
+            with frozen_at(utcnow() + later):
+                for user in users + users[::-1]:  # each statement first built for one user, then run for the rest
+                    shape = ActorInSQL.shape(user)
+                    if (rule, shape) not in built:
+                        built[(rule, shape)] = select(Incident.id).where(rule(ActorInSQL.like(user), ActorInSQL.now()))
+                    once = set(db.scalars(built[(rule, shape)], ActorInSQL.parameters(user, utcnow())))
+                    assert once == set(db.scalars(select(Incident.id).where(rule(user)))), (rule, user.role, later)
+                assert (restricted.id in set(db.scalars(built[(visible_incidents, ActorInSQL.shape(comms))],
+                                                        ActorInSQL.parameters(comms, utcnow())))) == (not later)
 
 
 def test_comms_never_sees_a_members_disciplinary_file(app, db, make):

@@ -110,6 +110,23 @@ def test_each_filter_narrows_the_queue(client, app, db, make, signed_in):
         assert client.get("/incidents", query_string={"q": "plain", "before": cursor}).status_code == 200
 
 
+def test_two_users_of_one_role_and_team_each_see_their_own_queue_through_the_shared_statement(app, db, make):
+    """The newest-first page's statement is built once per filter and user shape; each user's id and team are
+    parameters, so two reps of one team each get their own cases, on every page, in whichever order they ask."""
+    ann, bob = make.user("rep", team="reps-north"), make.user("rep", team="reps-north")
+    south = make.user("rep", team="reps-south")
+    theirs = {user.id: {_open(app, db, user, f"{user.email} case {n}", workflow="employer-disciplinary",
+                              assignee=db.get(User, user.id)) for n in range(3)} for user in (ann, bob, south)}
+    for filters in (queue.QueueFilters(), queue.QueueFilters(assignee="me"), queue.QueueFilters(status="all")):
+        for user in (ann, bob, south, ann):
+            first = queue.page(db, filters, user, size=2)
+            rest = queue.page(db, filters, user, cursor=first.next_cursor, size=2)
+            assert first.next_cursor and rest.next_cursor is None, (filters, user.email)
+            shown = {row.incident.id for row in first.rows + rest.rows}
+            assert shown == theirs[user.id], (filters, user.email)
+    assert queue.page(db, queue.QueueFilters(assignee=str(bob.id)), ann).rows == []  # Bob's, not Ann's to see
+
+
 def test_option_tags_are_escaped_marked_once_and_follow_a_renamed_person():
     from app.web import option_tags
 

@@ -25,7 +25,19 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased, joinedload, load_only
 
 from app.clock import utcnow
@@ -35,6 +47,7 @@ from app.models.people import PLATFORMS
 from app.permissions import (
     ASSIGNABLE_ROLES,
     COLLEGE_WIDE_ROLES,
+    ActorInSQL,
     can_assign,
     can_be_assigned,
     can_view,
@@ -158,7 +171,8 @@ class QueueFilters:
         return replace(self, state="")
 
     # --- the WHERE clause -------------------------------------------------------------------------
-    def conditions(self, actor: User, dialect: str, below: int | None = None) -> list[ColumnElement[bool]]:
+    def conditions(self, actor: User | ActorInSQL, dialect: str, below: int | None = None
+                   ) -> list[ColumnElement[bool]]:
         """Every filter as SQL. Visibility is added by the caller (knowable for lists, visible for
         exports and for any text search). ``below``: the page wants only incidents with smaller ids (its cursor),
         which a filter on another table can use to start there."""
@@ -207,9 +221,16 @@ class QueueFilters:
             where.append(Incident.id.in_(search.matching_ids(dialect, self.terms)) if self.terms else literal(False))
         return where
 
-    def visibility(self, actor: User) -> ColumnElement[bool]:
+    def visibility(self, actor: User | ActorInSQL, now: datetime | BindParameter[Any] | None = None
+                   ) -> ColumnElement[bool]:
         # A text match must never reveal a restricted file: searching needs the right to read, not only to know.
-        return visible_incidents(actor) if self.terms else knowable_incidents(actor)
+        return visible_incidents(actor, now) if self.terms else knowable_incidents(actor, now)
+
+    @property
+    def timeless(self) -> bool:
+        """Whether the filter's SQL is the same at every moment and for every user of one shape (see
+        ``ActorInSQL``): not "overdue" (due by now), not a text search (its candidates depend on the words)."""
+        return not self.overdue and not self.terms and not self.errors
 
 
 def _london_midnight(day: date) -> datetime:
@@ -250,13 +271,19 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     if filters.errors or filters.unsearchable:
         return QueuePage([], None)
     dialect = session.get_bind().dialect.name
-    newest_first = not (filters.sort == "relevance" and filters.terms) and filters.sort != "due"
+    relevance = filters.sort == "relevance" and bool(filters.terms)
+    newest_first = not relevance and filters.sort != "due"
     before = int(cursor) if newest_first and is_id(cursor) else None
-    where = [filters.visibility(actor), *filters.conditions(actor, dialect, below=before)]
-    eager = (load_only(*ROW_COLUMNS, *((Incident.summary,) if filters.terms else ())),
-             joinedload(Incident.assignee).load_only(User.name))
     capped = False
-    if filters.sort == "relevance" and filters.terms:
+    if newest_first and filters.timeless:
+        query = _newest_first(filters, actor, dialect, paged=bool(before), size=size)
+        found = session.scalars(query, {**ActorInSQL.parameters(actor, utcnow()), "before": before}).all()
+        incidents = [(i, None) for i in found[:size]]
+        next_cursor = str(found[size - 1].id) if len(found) > size else None
+        return _rows(session, filters, actor, incidents, next_cursor, capped)
+    where = [filters.visibility(actor), *filters.conditions(actor, dialect, below=before)]
+    eager = _row_options(searched=bool(filters.terms))
+    if relevance:
         common = search.common_sources(session, filters.terms)
         hits = search.ranked_candidates(dialect, filters.terms, common=common).subquery("hits")
         query = select(Incident, hits.c.score).join(hits, hits.c.incident_id == Incident.id).where(*where)
@@ -278,6 +305,11 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
         found = session.scalars(query.options(*eager).order_by(Incident.id.desc()).limit(size + 1)).all()
         incidents = [(i, None) for i in found[:size]]
         next_cursor = str(found[size - 1].id) if len(found) > size else None
+    return _rows(session, filters, actor, incidents, next_cursor, capped)
+
+
+def _rows(session: Session, filters: QueueFilters, actor: User, incidents: list[tuple[Incident, datetime | None]],
+          next_cursor: str | None, capped: bool) -> QueuePage:
     # Every row passed the visibility SQL: knowable rows are readable unless restricted, and those (a few per
     # page) are asked of can_view itself (their shares load lazily).
     rows = [QueueRow(incident, readable=not incident.restricted or can_view(actor, incident), next_due=due)
@@ -285,6 +317,36 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     if filters.terms:
         _add_snippets(session, rows, filters.terms)
     return QueuePage(rows, next_cursor, capped_search=capped)
+
+
+# Newest-first pages by filter and user shape, each statement built and keyed once (see ``ActorInSQL``); a few
+# hundred cover the filters in use (each filter value is its own entry), and the oldest goes when that is reached.
+NEWEST_FIRST_KEPT = 256
+_newest_first_statements: dict[tuple[Any, ...], Select[tuple[Incident]]] = {}
+
+
+def _newest_first(filters: QueueFilters, actor: User, dialect: str, *, paged: bool,
+                  size: int) -> Select[tuple[Incident]]:
+    """The newest-first page's statement for a timeless filter, with the actor's id, team and the time (and the
+    cursor, ``before``) as parameters."""
+    key = (filters, ActorInSQL.shape(actor), dialect, paged, size)
+    query = _newest_first_statements.get(key)
+    if query is None:
+        shape = ActorInSQL.like(actor)
+        query = select(Incident).where(filters.visibility(shape, ActorInSQL.now()), *filters.conditions(shape, dialect))
+        if paged:
+            query = query.where(Incident.id < bindparam("before"))
+        query = query.options(*_row_options(searched=False)).order_by(Incident.id.desc()).limit(size + 1)
+        if len(_newest_first_statements) >= NEWEST_FIRST_KEPT:
+            del _newest_first_statements[next(iter(_newest_first_statements))]
+        _newest_first_statements[key] = query
+    return query
+
+
+def _row_options(*, searched: bool) -> tuple[Any, ...]:
+    """Load what a row shows and the assignee's name; the summary too where a search quotes a passage of it."""
+    return (load_only(*ROW_COLUMNS, *((Incident.summary,) if searched else ())),
+            joinedload(Incident.assignee).load_only(User.name))
 
 
 def _by_due(session: Session, where: list[ColumnElement[bool]], eager: tuple, cursor: str | None,

@@ -240,27 +240,29 @@ def knowable_incidents(user: User | ActorInSQL | None,
 @dataclass(frozen=True)
 class ActorInSQL:
     """A user as the SQL rules above read them, with the user's own values as named parameters: the id and team
-    (``actor_id``, ``actor_team_id``), and the moment shares must still run (``NOW``). A statement built from it
-    serves every user of the same ``shape``, executed with ``parameters(user, now)`` — so a page can build its
-    statement once instead of on every view (building and keying the queue page's statement was half of its
-    query's CPU). The rules themselves are the ones above: only their values become parameters."""
+    (``actor_id``, ``actor_team_id``), and the moment shares must still run (``NOW``). What is left is the user's
+    shape (role, active, in a team or not): a statement built from ``ActorInSQL.of(user)`` serves every user of
+    that shape, executed with ``parameters(user, now)`` — so a page can build its statement once instead of on
+    every view (building and keying the queue page's statement was half of its query's CPU). The rules are the
+    ones above; only their values become parameters."""
 
     role: str
     active: bool
-    id: BindParameter[int]
-    team_id: BindParameter[int] | None
+    in_team: bool
 
     NOW = "visibility_now"
 
-    @staticmethod
-    def shape(user: User) -> tuple[str, bool, bool]:
-        """What decides a statement's form: the role, whether active, whether in a team."""
-        return user.role, bool(user.active), user.team_id is None
-
     @classmethod
-    def like(cls, user: User) -> ActorInSQL:
-        return cls(role=user.role, active=bool(user.active), id=bindparam("actor_id"),
-                   team_id=None if user.team_id is None else bindparam("actor_team_id"))
+    def of(cls, user: User) -> ActorInSQL:
+        return cls(role=user.role, active=bool(user.active), in_team=user.team_id is not None)
+
+    @property
+    def id(self) -> BindParameter[Any]:
+        return bindparam("actor_id")
+
+    @property
+    def team_id(self) -> BindParameter[Any] | None:
+        return bindparam("actor_team_id") if self.in_team else None
 
     @classmethod
     def now(cls) -> BindParameter[Any]:

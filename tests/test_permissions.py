@@ -102,12 +102,12 @@ def test_a_statement_built_once_per_user_shape_lets_in_what_the_rule_lets_in_for
         for later in (timedelta(0), timedelta(days=2)):  # the share with comms runs out after a day
             with frozen_at(utcnow() + later):
                 for user in users + users[::-1]:  # each statement first built for one user, then run for the rest
-                    shape = ActorInSQL.shape(user)
+                    shape = ActorInSQL.of(user)
                     if (rule, shape) not in built:
-                        built[(rule, shape)] = select(Incident.id).where(rule(ActorInSQL.like(user), ActorInSQL.now()))
+                        built[(rule, shape)] = select(Incident.id).where(rule(shape, ActorInSQL.now()))
                     once = set(db.scalars(built[(rule, shape)], ActorInSQL.parameters(user, utcnow())))
                     assert once == set(db.scalars(select(Incident.id).where(rule(user)))), (rule, user.role, later)
-                assert (restricted.id in set(db.scalars(built[(visible_incidents, ActorInSQL.shape(comms))],
+                assert (restricted.id in set(db.scalars(built[(visible_incidents, ActorInSQL.of(comms))],
                                                         ActorInSQL.parameters(comms, utcnow())))) == (not later)
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
@@ -276,7 +277,7 @@ def page(session: Session, filters: QueueFilters, actor: User, cursor: str | Non
     before = int(cursor) if newest_first and is_id(cursor) else None
     capped = False
     if newest_first and filters.timeless:
-        query = _newest_first(filters, actor, dialect, paged=bool(before), size=size)
+        query = _newest_first(filters, ActorInSQL.of(actor), dialect, paged=bool(before), size=size)
         found = session.scalars(query, {**ActorInSQL.parameters(actor, utcnow()), "before": before}).all()
         incidents = [(i, None) for i in found[:size]]
         next_cursor = str(found[size - 1].id) if len(found) > size else None
@@ -319,28 +320,16 @@ def _rows(session: Session, filters: QueueFilters, actor: User, incidents: list[
     return QueuePage(rows, next_cursor, capped_search=capped)
 
 
-# Newest-first pages by filter and user shape, each statement built and keyed once (see ``ActorInSQL``); a few
-# hundred cover the filters in use (each filter value is its own entry), and the oldest goes when that is reached.
-NEWEST_FIRST_KEPT = 256
-_newest_first_statements: dict[tuple[Any, ...], Select[tuple[Incident]]] = {}
-
-
-def _newest_first(filters: QueueFilters, actor: User, dialect: str, *, paged: bool,
+@lru_cache(maxsize=256)
+def _newest_first(filters: QueueFilters, actor: ActorInSQL, dialect: str, *, paged: bool,
                   size: int) -> Select[tuple[Incident]]:
-    """The newest-first page's statement for a timeless filter, with the actor's id, team and the time (and the
-    cursor, ``before``) as parameters."""
-    key = (filters, ActorInSQL.shape(actor), dialect, paged, size)
-    query = _newest_first_statements.get(key)
-    if query is None:
-        shape = ActorInSQL.like(actor)
-        query = select(Incident).where(filters.visibility(shape, ActorInSQL.now()), *filters.conditions(shape, dialect))
-        if paged:
-            query = query.where(Incident.id < bindparam("before"))
-        query = query.options(*_row_options(searched=False)).order_by(Incident.id.desc()).limit(size + 1)
-        if len(_newest_first_statements) >= NEWEST_FIRST_KEPT:
-            del _newest_first_statements[next(iter(_newest_first_statements))]
-        _newest_first_statements[key] = query
-    return query
+    """The newest-first page's statement for a timeless filter and a user shape, built and keyed once (see
+    ``ActorInSQL``): the user's id and team, the time and the cursor (``before``) are parameters. A few hundred
+    cover the filters in use (each filter value is its own entry); the least recently used goes first."""
+    query = select(Incident).where(filters.visibility(actor, ActorInSQL.now()), *filters.conditions(actor, dialect))
+    if paged:
+        query = query.where(Incident.id < bindparam("before"))
+    return query.options(*_row_options(searched=False)).order_by(Incident.id.desc()).limit(size + 1)
 
 
 def _row_options(*, searched: bool) -> tuple[Any, ...]:

@@ -308,6 +308,20 @@ def test_counts_follow_every_change_and_folding_keeps_them(app, db):
     assert counts.drift(db) == {}
 
 
+def test_a_rebuild_sums_a_freshly_loaded_table_into_one_folded_row_per_key_as_a_fold_would(app, db):
+    load_demo(db, _registry(app))
+    _shuffle_incidents(app, db)
+    db.commit()
+    rows_before = db.scalar(select(func.count()).select_from(IncidentCount))
+    kept = counts.current(db)
+    assert counts.rebuild(db) == rows_before
+    db.commit()
+    assert counts.current(db) == kept and counts.drift(db) == {}
+    rows = db.execute(select(IncidentCount.folded, IncidentCount.n)).all()
+    assert len(rows) == len(kept) and all(folded and n != 0 for folded, n in rows), "one folded row per key"
+    assert counts.fold(db) == 0, "nothing left for a fold to do"
+
+
 @pytest.mark.parametrize("personal_ids_limit", [dashboard.PERSONAL_IDS_LIMIT, 1],
                          ids=["personal incidents listed once", "too many to list"])
 def test_every_users_dashboard_reads_the_same_from_the_counts_as_row_by_row(app, db, make, monkeypatch,

@@ -143,7 +143,7 @@ def can_know(user: User | None, incident: Incident) -> bool:
     return can_view(user, incident) or (user is not None and user.active and user.role == Role.ADMIN)
 
 
-def _share_exists(user: User, now: datetime | BindParameter[Any] | None = None) -> ColumnElement[bool]:
+def _share_exists(user: User | ActorInSQL, now: datetime | BindParameter[Any] | None = None) -> ColumnElement[bool]:
     now = utcnow() if now is None else now
     return exists().where(
         IncidentShare.incident_id == Incident.id, IncidentShare.user_id == user.id, IncidentShare.revoked_at.is_(None),
@@ -151,7 +151,7 @@ def _share_exists(user: User, now: datetime | BindParameter[Any] | None = None) 
     )
 
 
-def _case_rep_exists(user: User) -> ColumnElement[bool]:
+def _case_rep_exists(user: User | ActorInSQL) -> ColumnElement[bool]:
     return exists().where(CaseFileRep.case_file_id == Incident.case_file_id, CaseFileRep.user_id == user.id,
                           CaseFileRep.ended_at.is_(None))
 

@@ -231,7 +231,7 @@ class QueueFilters:
     def timeless(self) -> bool:
         """Whether the filter's SQL is the same at every moment and for every user of one shape (see
         ``ActorInSQL``): not "overdue" (due by now), not a text search (its candidates depend on the words)."""
-        return not self.overdue and not self.terms and not self.errors
+        return not self.overdue and not self.terms
 
 
 def _london_midnight(day: date) -> datetime:

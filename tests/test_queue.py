@@ -111,20 +111,30 @@ def test_each_filter_narrows_the_queue(client, app, db, make, signed_in):
 
 
 def test_two_users_of_one_role_and_team_each_see_their_own_queue_through_the_shared_statement(app, db, make):
-    """The newest-first page's statement is built once per filter and user shape; each user's id and team are
+    """The newest-first page's statement (and the counts') is built once per filter and user shape; each user's id and team are
     parameters, so two reps of one team each get their own cases, on every page, in whichever order they ask."""
     ann, bob = make.user("rep", team="reps-north"), make.user("rep", team="reps-north")
     south = make.user("rep", team="reps-south")
     theirs = {user.id: {_open(app, db, user, f"{user.email} case {n}", workflow="employer-disciplinary",
-                              assignee=db.get(User, user.id)) for n in range(3)} for user in (ann, bob, south)}
+                              assignee=db.get(User, user.id)) for n in range(cases)}
+              for user, cases in ((ann, 3), (bob, 4), (south, 5))}
     for filters in (queue.QueueFilters(), queue.QueueFilters(assignee="me"), queue.QueueFilters(status="all")):
         for user in (ann, bob, south, ann):
-            first = queue.page(db, filters, user, size=2)
-            rest = queue.page(db, filters, user, cursor=first.next_cursor, size=2)
-            assert first.next_cursor and rest.next_cursor is None, (filters, user.email)
-            shown = {row.incident.id for row in first.rows + rest.rows}
-            assert shown == theirs[user.id], (filters, user.email)
+            shown, cursor, pages = set(), None, 0
+            while pages == 0 or cursor:
+                found = queue.page(db, filters, user, cursor=cursor, size=2)
+                shown |= {row.incident.id for row in found.rows}
+                cursor, pages = found.next_cursor, pages + 1
+            assert shown == theirs[user.id] and pages == (len(shown) + 1) // 2, (filters, user.email)
     assert queue.page(db, queue.QueueFilters(assignee=str(bob.id)), ann).rows == []  # Bob's, not Ann's to see
+    # The counts per state are built once per filter and shape too.
+    definition = app.extensions["breachdesk.workflows"].current["employer-disciplinary"]
+    states = [(key, state.final) for key, state in definition.states.items()]
+    for user in (ann, bob, south, ann):
+        by_state = queue.state_counts(db, queue.QueueFilters(workflow="employer-disciplinary"), user, states)
+        assert sum(count.count for count in by_state) == len(theirs[user.id]), user.email
+        mine = queue.state_counts(db, queue.QueueFilters(workflow="employer-disciplinary", assignee="me"), user, states)
+        assert mine == by_state, user.email
 
 
 def test_option_tags_are_escaped_marked_once_and_follow_a_renamed_person():

@@ -29,6 +29,7 @@ from markupsafe import Markup
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     bindparam,
@@ -468,16 +469,29 @@ def state_counts(session: Session, filters: QueueFilters, actor: User,
         filters = replace(filters, sort="newest")  # a count needs every match, not the ranked candidates
     dialect = session.get_bind().dialect.name
     base = filters.without_state()
-    where = [base.visibility(actor), *base.conditions(actor, dialect)]
-    parts = [
-        select(literal(state).label("state"), func.count().label("n")).select_from(
-            select(Incident.id).where(*where, Incident.state == state).limit(COUNT_CAP + 1).subquery()
-        )
-        for state in wanted
-    ]
-    counted = {state: n for state, n in session.execute(union_all(*parts))}
+    if base.timeless:
+        statement = _state_counts(base, ActorInSQL.of(actor), dialect, tuple(wanted))
+        rows = session.execute(statement, ActorInSQL.parameters(actor, utcnow()))
+    else:
+        rows = session.execute(_count_each_state([base.visibility(actor), *base.conditions(actor, dialect)], wanted))
+    counted = {state: n for state, n in rows}
     return [StateCount(state, min(counted.get(state, 0), COUNT_CAP), counted.get(state, 0) > COUNT_CAP)
             for state in wanted]
+
+
+@lru_cache(maxsize=256)
+def _state_counts(filters: QueueFilters, actor: ActorInSQL, dialect: str, states: tuple[str, ...]) -> CompoundSelect:
+    """The counts' statement for a timeless filter and a user shape, built and keyed once (as ``_newest_first``):
+    building it took half of the counts' 2 ms of CPU a view at a million incidents."""
+    return _count_each_state([filters.visibility(actor, ActorInSQL.now()), *filters.conditions(actor, dialect)],
+                             states)
+
+
+def _count_each_state(where: list[ColumnElement[bool]], states: Sequence[str]) -> CompoundSelect:
+    return union_all(*(
+        select(literal(state).label("state"), func.count().label("n")).select_from(
+            select(Incident.id).where(*where, Incident.state == state).limit(COUNT_CAP + 1).subquery())
+        for state in states))
 
 
 # --- exports --------------------------------------------------------------------------------------

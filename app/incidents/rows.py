@@ -14,6 +14,7 @@ from datetime import date
 from html import escape
 
 from markupsafe import Markup
+from markupsafe import escape as markup_escape
 
 from app.services.queue import QueueRow
 from app.web import humanise, incident_url_parts, local_zone
@@ -45,11 +46,12 @@ def queue_rows(rows: Iterable[QueueRow], registry: WorkflowRegistry, assignable:
         out.append(f'<th scope="row"><a href="{url_before}{ident}{url_after}">{reference}</a>'
                    f'{RESTRICTED_TAG if incident.restricted else ""}</th>')
         if row.readable:
-            # The search's highlighted title and passage are Markup already (escaped where they were made).
-            title = str(row.title_html) if row.title_html else escape(incident.title)
+            # The search's highlighted title and passage are Markup, escaped where they were made: markupsafe's escape
+            # leaves them as they are, and would escape a plain string put there by mistake.
+            title = markup_escape(row.title_html) if row.title_html else escape(incident.title)
             out.append(f'<td class="title"><span class="title-text">{title}</span>')
             if row.snippet_html:
-                out.append(f'<br><small class="snippet">{row.snippet_html}</small>')
+                out.append(f'<br><small class="snippet">{markup_escape(row.snippet_html)}</small>')
             out.append("</td>")
         else:
             out.append(f'<td class="title">{RESTRICTED_TITLE}</td>')

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BindParameter,
@@ -51,11 +51,32 @@ COLLEGE_WIDE_ROLES = (Role.DIRECTOR_OF_COMMS, Role.PRESS_OFFICE)
 PASSERS_ON = (Role.AUDITOR, Role.OFFICER, Role.CONTRIBUTOR)
 
 
-def _has_share(user: User, incident: Incident) -> bool:
+class ReadableIncident(Protocol):
+    """What the rules below read of an incident to say who may read it: an ``Incident``, or the deadline sweep's
+    plain row of one (``app.services.sweep.PassedIncident``), which the sweep loads with the same columns, shares
+    and case file so that the rules keep one home."""
+
+    @property
+    def case_file(self) -> CaseFile | None: ...
+    @property
+    def restricted(self) -> bool: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+    @property
+    def created_by_id(self) -> int | None: ...
+    @property
+    def shares(self) -> list[IncidentShare]: ...
+
+
+def _has_share(user: User, incident: ReadableIncident) -> bool:
     return user.id in _shared_with(incident)
 
 
-def _shared_with(incident: Incident) -> Iterator[int]:
+def _shared_with(incident: ReadableIncident) -> Iterator[int]:
     """The users the incident is shared with now (a share ends when revoked or expired)."""
     now = utcnow()
     return (share.user_id for share in incident.shares if share.is_active(now))
@@ -65,7 +86,7 @@ def _is_regional_officer_of(user: User, team_id: int | None) -> bool:
     return user.role == Role.REGIONAL_OFFICER and user.team_id is not None and team_id == user.team_id
 
 
-def can_view(user: User | None, incident: Incident) -> bool:
+def can_view(user: User | None, incident: ReadableIncident) -> bool:
     """May ``user`` read this incident's file? Their role's view of its group, or their own part in it."""
     if user is None or not user.active:
         return False
@@ -74,7 +95,7 @@ def can_view(user: User | None, incident: Incident) -> bool:
     return _role_reads(user, incident) or _reads_personally(user, incident)
 
 
-def _role_reads(user: User, incident: Incident) -> bool:
+def _role_reads(user: User, incident: ReadableIncident) -> bool:
     """The Python twin of ``visible_by_group``: what the user's role alone lets them read."""
     if incident.case_file is not None:
         return _is_regional_officer_of(user, incident.team_id)
@@ -89,13 +110,13 @@ def _role_reads(user: User, incident: Incident) -> bool:
     return _is_regional_officer_of(user, incident.team_id)
 
 
-def _reads_personally(user: User, incident: Incident) -> bool:
+def _reads_personally(user: User, incident: ReadableIncident) -> bool:
     """The Python twin of ``visible_personally``: outside case files their own, a case file's tracks while they
     are its rep, and anything shared with them."""
     return user.id in _named_readers(incident)  # stops at the first match: the shares are read only if needed
 
 
-def _named_readers(incident: Incident) -> Iterator[int | None]:
+def _named_readers(incident: ReadableIncident) -> Iterator[int | None]:
     """The ids of the users the incident names as readers, cheapest first."""
     if incident.case_file is not None:
         yield from incident.case_file.current_rep_ids()
@@ -123,7 +144,7 @@ class Readers:
         for position, user in enumerate(self._users):
             self._groups.setdefault((user.role, user.team_id), []).append(position)
 
-    def of(self, incident: Incident) -> list[User]:
+    def of(self, incident: ReadableIncident) -> list[User]:
         """The readers of ``incident``, in the order the users were given."""
         left_out: set[int] = set()
         named: set[int | None] | None = None

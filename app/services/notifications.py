@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select
@@ -24,7 +25,18 @@ LONDON = ZoneInfo("Europe/London")
 BASE_URL_MARKER = "{base_url}"
 
 
-def incident_url(incident: Incident, base_url: str = BASE_URL_MARKER) -> str:
+class Notifiable(Protocol):
+    """What a message reads of an incident: an ``Incident``, or the deadline sweep's plain row of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
+
+def incident_url(incident: Notifiable, base_url: str = BASE_URL_MARKER) -> str:
     return f"{base_url.rstrip('/')}/incidents/{incident.id}"
 
 
@@ -34,7 +46,7 @@ def when(moment: datetime) -> str:
 
 
 def incident_message(
-    incident: Incident, headline: str, base_url: str = BASE_URL_MARKER, due: str | None = None
+    incident: Notifiable, headline: str, base_url: str = BASE_URL_MARKER, due: str | None = None
 ) -> tuple[str, str]:
     subject = f"[Breachdesk] {incident.reference}: {headline}"
     lines = [headline, "", f"Incident: {incident.reference}", f"Current step: {incident.state.replace('_', ' ')}"]
@@ -53,7 +65,7 @@ DIGEST_LIMIT = 50
 class Overdue:
     """A passed deadline someone is to be told about."""
 
-    incident: Incident
+    incident: Notifiable
     title: str
     due_at: datetime
     # Read once from the incident: a digest sorts by it, and a sweep's digests hold a hundred thousand items.
@@ -87,7 +99,7 @@ def overdue_digest(items: list[Overdue], base_url: str = BASE_URL_MARKER) -> tup
 @dataclass(frozen=True)
 class Message:
     to: User
-    incident: Incident | None
+    incident: Notifiable | None
     subject: str
     body: str
     # Unique: a message with a key already queued (by this or another worker) is not queued again.

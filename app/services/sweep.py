@@ -9,16 +9,18 @@ harmless.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any, cast
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.clock import utcnow
-from app.models import Deadline, Incident, User, Warning
+from app.models import CaseFile, Deadline, Incident, IncidentShare, User, Warning
 from app.models.deadlines import NO_MORE_REMINDERS, unbreached
 from app.permissions import Readers, can_view
 from app.services import audit, notifications, rota
@@ -75,10 +77,21 @@ class Recipients:
         self._teams: dict[int, Readers] = {}
         self._roles: dict[str, Readers] = {}
         self._rota = rota.RotaAt(session, now)
+        self._users: dict[int, User] = {}
 
-    def for_incident(self, incident: Incident) -> list[User]:
+    def load_users(self, ids: Iterable[int | None]) -> None:
+        """Read the users among ``ids`` not read yet, in one statement (a batch's assignees: one query each, or
+        joined to every claimed row, read the same few hundred users again and again)."""
+        missing = {user_id for user_id in ids if user_id is not None and user_id not in self._users}
+        if missing:
+            self._users.update((u.id, u) for u in self.session.scalars(select(User).where(User.id.in_(missing))))
+
+    def for_incident(self, incident: Incident | PassedIncident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-        assignee = incident.assignee
+        assignee = None
+        if incident.assignee_id is not None:
+            self.load_users([incident.assignee_id])
+            assignee = self._users[incident.assignee_id]
         if assignee is not None and assignee.active and can_view(assignee, incident):
             return [assignee]
         if incident.team_id is None:
@@ -88,17 +101,17 @@ class Recipients:
                 select(User).where(User.team_id == incident.team_id, User.active.is_(True)).order_by(User.id)))
         return self._teams[incident.team_id].of(incident)
 
-    def with_role(self, incident: Incident, role: str) -> list[User]:
+    def with_role(self, incident: Incident | PassedIncident, role: str) -> list[User]:
         if role not in self._roles:
             self._roles[role] = Readers(notifications.active_users_with_role(self.session, role))
         return self._roles[role].of(incident)
 
-    def on_duty(self, incident: Incident, role: str) -> list[User]:
+    def on_duty(self, incident: Incident | PassedIncident, role: str) -> list[User]:
         """Those with ``role`` who may see the incident, narrowed by the rota (the on-call press officer at night)."""
         return self._rota.narrow(role, self.with_role(incident, role))
 
 
-def overdue_key(deadline: Deadline) -> str:
+def overdue_key(deadline: Deadline | PassedDeadline) -> str:
     """Each person is told once per deadline and due time: a deadline missed again after an extension is told
     again, and someone who is both in the team and in the escalation role hears once."""
     return f"deadline:{deadline.id}:due:{deadline.due_at.isoformat()}:overdue"
@@ -113,7 +126,7 @@ class OverdueNotices:
     def __init__(self) -> None:
         self._told: dict[int, tuple[User, dict[str, notifications.Overdue]]] = {}  # user id -> (user, key -> item)
 
-    def add(self, users: list[User], deadline: Deadline) -> None:
+    def add(self, users: list[User], deadline: Deadline | PassedDeadline) -> None:
         key = overdue_key(deadline)
         overdue = notifications.Overdue(deadline.incident, deadline.title, deadline.due_at)
         for user in users:
@@ -134,23 +147,95 @@ class OverdueNotices:
         return messages
 
 
-def passed_unmarked(now: datetime) -> Select[tuple[Deadline]]:
-    """The running deadlines due by ``now`` and not yet marked breached, in the order the breach pass takes them
-    (through the partial index ix_deadlines_unbreached_due, which ``unbreached()`` reaches)."""
-    return select(Deadline).where(unbreached(), Deadline.due_at <= now).order_by(Deadline.due_at, Deadline.id)
+@dataclass
+class PassedIncident:
+    """An incident as the breach pass reads it for a passed deadline that only needs marking and telling: the
+    columns that decide who may read it (``permissions.ReadableIncident``, with its shares and case file loaded
+    per batch) and what an e-mail names. Loading ten thousand whole incidents and deadlines as ORM objects was a
+    third of a sweep's time at a million incidents; the deadlines that escalate are loaded whole."""
+
+    id: int
+    reference: str
+    state: str
+    side: str
+    restricted: bool
+    team_id: int | None
+    assignee_id: int | None
+    created_by_id: int | None
+    case_file_id: int | None
+    workflow_version: str
+    case_file: CaseFile | None = None
+    shares: list[IncidentShare] = field(default_factory=list)
 
 
-def _claim(session: Session, query):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class PassedDeadline:
+    """A claimed deadline, as a plain row, with its incident: a ``PassedIncident``, or the ``Incident`` itself
+    when one of the batch's deadlines moves or reassigns it (``MOVES_INCIDENT``), so that the escalation works on
+    the ORM object and an e-mail names the step it was moved to."""
+
+    id: int
+    key: str
+    title: str
+    due_at: datetime
+    on_breach: dict[str, Any] | None
+    incident: PassedIncident | Incident
+
+
+# The breach rules (``on_breach`` in a workflow file) that change the incident itself.
+MOVES_INCIDENT = ("transition", "reassign")
+
+
+# In PassedIncident's order.
+_PASSED_INCIDENT = (Incident.id.label("incident_id"), Incident.reference, Incident.state, Incident.side,
+                    Incident.restricted, Incident.team_id, Incident.assignee_id, Incident.created_by_id,
+                    Incident.case_file_id, Incident.workflow_version)
+
+
+def passed_unmarked(now: datetime) -> Select[Any]:
+    """The running deadlines due by ``now`` and not yet marked breached, as plain rows with their incidents' columns,
+    in the order the breach pass takes them (through the partial index ix_deadlines_unbreached_due, which
+    ``unbreached()`` reaches). Of ORM attributes, so that running it flushes the session first."""
+    return (select(Deadline.id, Deadline.key, Deadline.title, Deadline.due_at, Deadline.on_breach, *_PASSED_INCIDENT)
+            .join_from(Deadline, Incident, Incident.id == Deadline.incident_id)
+            .where(unbreached(), Deadline.due_at <= now).order_by(Deadline.due_at, Deadline.id))
+
+
+def _claim_passed(session: Session, now: datetime, recipients: Recipients) -> list[PassedDeadline]:
+    """The next batch of passed deadlines, locked (``SKIP LOCKED``: another worker takes the next ones). The
+    incidents a deadline moves or reassigns are loaded whole; the others come with the shares and case files
+    that decide who may read them, each kind in one statement."""
+    rows = session.execute(passed_unmarked(now).with_for_update(skip_locked=True, of=Deadline).limit(BATCH)).all()
+    changing = {row.incident_id for row in rows if any(rule in (row.on_breach or {}) for rule in MOVES_INCIDENT)}
+    whole: dict[int, Incident] = {}
+    if changing:
+        whole = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(changing))
+                                                  .options(selectinload(Incident.shares)))}
+    plain: dict[int, PassedIncident] = {}
+    for row in rows:
+        if row.incident_id not in whole and row.incident_id not in plain:
+            plain[row.incident_id] = PassedIncident(*row[len(row) - len(_PASSED_INCIDENT):])
+    if plain:
+        for share in session.scalars(select(IncidentShare).where(IncidentShare.incident_id.in_(plain))):
+            plain[share.incident_id].shares.append(share)
+    in_case_files = {i.case_file_id for i in plain.values() if i.case_file_id is not None}
+    if in_case_files:
+        case_files = {c.id: c for c in session.scalars(select(CaseFile).where(CaseFile.id.in_(in_case_files))
+                                                       .options(selectinload(CaseFile.reps)))}
+        for incident in plain.values():
+            if incident.case_file_id is not None:
+                incident.case_file = case_files[incident.case_file_id]
+    recipients.load_users(row.assignee_id for row in rows)
+    return [PassedDeadline(row.id, row.key, row.title, row.due_at, row.on_breach,
+                           whole.get(row.incident_id) or plain[row.incident_id]) for row in rows]
+
+
+def _claim(session: Session, query, recipients: Recipients):  # type: ignore[no-untyped-def]
     batch = session.scalars(
         query.options(joinedload(Deadline.incident).selectinload(Incident.shares))
         .with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
     ).unique().all()
-    # The assignees the session does not hold yet, in one statement; ``incident.assignee`` then finds them in the
-    # identity map. (Joined to every row, the same few hundred users were read again in each batch.)
-    missing = {d.incident.assignee_id for d in batch if d.incident.assignee_id is not None
-               and identity_key(User, d.incident.assignee_id) not in session.identity_map}
-    if missing:
-        session.scalars(select(User).where(User.id.in_(missing))).all()
+    recipients.load_users(d.incident.assignee_id for d in batch)
     return batch
 
 
@@ -167,7 +252,7 @@ def _queue_reminders(session: Session, now: datetime, report: SweepReport,
             # In the index's own order: by id alone, PostgreSQL (which does not see that few running deadlines
             # lack a reminder time) walked all 1.2M deadlines by primary key, 0.5 s a sweep at a million incidents.
             batch = _claim(session, select(Deadline).where(Deadline.status == "running", to_look_at)
-                           .order_by(Deadline.next_remind_at, Deadline.id))
+                           .order_by(Deadline.next_remind_at, Deadline.id), recipients)
             if not batch:
                 break
             for deadline in batch:
@@ -196,17 +281,17 @@ def _remind(session: Session, deadline: Deadline, now: datetime, report: SweepRe
     deadline.next_remind_at = min(later, default=NO_MORE_REMINDERS)
 
 
-def _because(deadline: Deadline) -> str:
+def _because(deadline: PassedDeadline) -> str:
     return f"Taken automatically: '{deadline.title}' was due {notifications.when(deadline.due_at)}."
 
 
-def _skipped(deadline: Deadline, refused: TransitionNotAllowed) -> audit.Entry:
+def _skipped(deadline: PassedDeadline, refused: TransitionNotAllowed) -> audit.Entry:
     return audit.Entry(actor=None, action="deadline.escalation_skipped", incident=deadline.incident,
                        object_type="deadline", object_id=deadline.id, data={"reason": refused.reason})
 
 
-def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[Deadline], report: SweepReport,
-                    recipients: Recipients, notices: OverdueNotices) -> None:
+def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[PassedDeadline],
+                    report: SweepReport, recipients: Recipients, notices: OverdueNotices) -> None:
     """Escalate a batch's passed deadlines as their files say. The transitions go first and together, one
     ``take_transitions`` per workflow version and step (each a full workflow transition, written set-wise:
     one at a time they were most of a sweep's time); then the rest in order, skipping a deadline that a
@@ -214,11 +299,11 @@ def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[De
     on its own, after the first."""
     from app.services.incidents import definition_for, take_transitions
 
-    moving: dict[tuple[str, str, str], list[Deadline]] = {}
+    moving: dict[tuple[str, str, str], list[PassedDeadline]] = {}
     moved: set[int] = set()
-    rest: list[Deadline] = []
+    rest: list[PassedDeadline] = []
     for deadline in batch:
-        if deadline.status != "running" or not deadline.on_breach:
+        if not deadline.on_breach:
             continue
         incident = deadline.incident
         if "transition" in deadline.on_breach and incident.id not in moved:
@@ -229,9 +314,10 @@ def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[De
             rest.append(deadline)
     skipped: list[audit.Entry] = []
     for (_workflow, _version, step), deadlines in moving.items():
-        transition = definition_for(session, registry, deadlines[0].incident).transitions[step]
-        refusals = take_transitions(session, registry, [(d.incident, _because(d)) for d in deadlines], step,
-                                    as_role=transition.roles[0])
+        incidents = [cast(Incident, d.incident) for d in deadlines]  # MOVES_INCIDENT: the claim loaded them whole
+        transition = definition_for(session, registry, incidents[0]).transitions[step]
+        refusals = take_transitions(session, registry, list(zip(incidents, map(_because, deadlines), strict=True)),
+                                    step, as_role=transition.roles[0])
         for deadline, refused in zip(deadlines, refusals, strict=True):
             if refused is None:
                 report.escalations.append(f"{deadline.incident.reference}: {transition.title}")
@@ -239,11 +325,18 @@ def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[De
                 skipped.append(_skipped(deadline, refused))
     audit.record_many(session, skipped)
     for deadline in rest:
-        if deadline.status == "running":
+        if not _stopped_meanwhile(session, deadline):
             _escalate(session, registry, deadline, report, recipients, notices)
 
 
-def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, report: SweepReport,
+def _stopped_meanwhile(session: Session, deadline: PassedDeadline) -> bool:
+    """Whether a transition of this batch has just stopped the deadline (met, cancelled or paused it). Such a
+    transition loaded its incident's deadlines, so the session holds the deadline's row if it did."""
+    held = session.identity_map.get(identity_key(Deadline, deadline.id))
+    return held is not None and held.status != "running"
+
+
+def _escalate(session: Session, registry: WorkflowRegistry, deadline: PassedDeadline, report: SweepReport,
               recipients: Recipients, notices: OverdueNotices) -> None:
     """Do what the deadline's file says on a breach; the people a role is notified of it are added to ``notices``."""
     from app.services.incidents import definition_for, flush_version_checked, take_transition
@@ -251,6 +344,7 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
     incident = deadline.incident
     rule = deadline.on_breach or {}
     if "transition" in rule:
+        assert isinstance(incident, Incident)  # MOVES_INCIDENT: the claim loaded it whole
         definition = definition_for(session, registry, incident)
         transition = definition.transitions[rule["transition"]]
         try:
@@ -265,6 +359,7 @@ def _escalate(session: Session, registry: WorkflowRegistry, deadline: Deadline, 
         notices.add(recipients.on_duty(incident, rule["notify"]), deadline)
         report.escalations.append(f"{incident.reference}: notified {rule['notify']}")
     elif "reassign" in rule:
+        assert isinstance(incident, Incident)  # MOVES_INCIDENT: the claim loaded it whole
         candidates = recipients.with_role(incident, rule["reassign"])
         if candidates:
             previous = incident.assignee.email if incident.assignee else None
@@ -285,20 +380,24 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
     recipients = recipients or Recipients(session, now)
     notices = OverdueNotices()
     while True:
-        batch = _claim(session, passed_unmarked(now))
+        batch = _claim_passed(session, now, recipients)
         if not batch:
             break
-        # The batch's marks in one statement (the unit of work wrote an UPDATE per deadline); the loaded deadlines
-        # are told the value is stored, so a later flush does not write it again.
+        # The batch's marks in one statement; a deadline the session holds is told the value is stored, so a
+        # later flush does not write it again and whoever holds it reads it.
         session.execute(update(Deadline.__table__).where(Deadline.__table__.c.id.in_([d.id for d in batch]))
                         .values(breached_at=now))
         entries: list[audit.Entry] = []
         for deadline in batch:
-            set_committed_value(deadline, "breached_at", now)
-            entries.append(audit.Entry(actor=None, action="deadline.breached", incident=deadline.incident,
-                                       object_type="deadline", object_id=deadline.id,
+            held = session.identity_map.get(identity_key(Deadline, deadline.id))
+            if held is not None:
+                set_committed_value(held, "breached_at", now)
+            incident = deadline.incident
+            entries.append(audit.Entry(actor=None, action="deadline.breached", incident_id=incident.id,
+                                       workflow_version=incident.workflow_version, object_type="deadline",
+                                       object_id=deadline.id,
                                        data={"deadline": deadline.key, "due_at": deadline.due_at.isoformat()}))
-            notices.add(recipients.for_incident(deadline.incident), deadline)
+            notices.add(recipients.for_incident(incident), deadline)
         report.breaches += len(batch)
         audit.record_many(session, entries)
         _escalate_batch(session, registry, batch, report, recipients, notices)

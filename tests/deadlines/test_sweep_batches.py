@@ -214,3 +214,84 @@ def test_a_deadline_that_reassigns_hands_the_incident_on_and_a_race_undoes_the_s
     with frozen_at(AFTER_A_DAY), pytest.raises(IncidentChangedElsewhere):
         sweep_service.run_sweep(db, registry, AFTER_A_DAY)
     db.rollback()
+
+
+def test_the_breach_pass_tells_exactly_who_may_read_each_incident_whether_loaded_whole_or_as_a_plain_row(
+        db, make, registry):
+    """Most passed deadlines are read as plain rows (``PassedIncident``) with their shares and case files; the
+    people told must be those ``can_view`` names on the whole incident: the assignee who may read it, else every
+    active team member who may (a restricted file: its author and who it is shared with now; a member's case file:
+    its current rep, not a rep who handed it on)."""
+    from datetime import date
+
+    from app.models import CaseFileRep, IncidentShare, User
+    from app.permissions import can_view
+    from app.services import cases as case_service
+
+    comms = make.user("comms", team="communications")
+    colleague = make.user("comms", team="communications")
+    lapsed = make.user("comms", team="communications")
+    gone = make.user("comms", team="communications", active=False)
+    rep, new_rep = make.user("rep", team="north-west"), make.user("rep", team="north-west")
+    regional = make.user("regional_officer", team="north-west")
+
+    moved = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False)  # its file moves it: loaded whole
+    unassigned = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False, assignee=False)
+    restricted = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False, assignee=False)
+    restricted.restricted = True
+    db.add_all([IncidentShare(incident_id=restricted.id, user_id=colleague.id, reason="Covers the case",
+                              granted_by_id=comms.id),
+                IncidentShare(incident_id=restricted.id, user_id=lapsed.id, reason="Covered last week",
+                              granted_by_id=comms.id, expires_at=REQUESTED + timedelta(hours=1))])
+    left = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False, assignee=False)
+    left.assignee_id = gone.id  # their account is disabled: the team is told instead
+    with frozen_at(REQUESTED):
+        member = case_service.add_member(db, case_service.MemberDetails(
+            name="Morag Member", membership_number="M-1001", employer="Northshire NHS Trust",
+            joined_on=date(2020, 1, 6), subs_in_order=True, consent_given=True), actor=rep)
+        case_file = case_service.open_case_file(db, registry, member=member, title="Posts about the ward rota",
+                                                issue_arose_on=date(2026, 2, 20),
+                                                workflow_key="employer-disciplinary", rep=rep, actor=rep)
+        db.flush()
+    [track] = case_file.tracks
+    track.assignee_id = None
+    [handed_on] = case_file.reps
+    handed_on.ended_at = REQUESTED
+    case_file.reps.append(CaseFileRep(user_id=new_rep.id, assigned_by_id=regional.id))
+    plain = [unassigned, restricted, left, track]
+    for incident in plain:
+        for running in incident.deadlines:
+            running.on_breach = None  # told only, not moved: read as a plain row
+    db.commit()
+    assert next(d for d in moved.deadlines if d.key == "comply").on_breach == {"transition": "mark_non_compliant"}
+    breached_at = REQUESTED + timedelta(days=14)
+    passed = {(d.incident_id, d.id) for d in db.scalars(select(Deadline).where(
+        Deadline.status == "running", Deadline.due_at <= breached_at))}
+    assert {incident_id for incident_id, _ in passed} >= {i.id for i in plain}
+
+    sweep(db, registry, breached_at)
+
+    db.expire_all()
+    told: dict[str, set[str]] = {}
+    for message in overdue_messages(db):
+        for incident in [moved, *plain]:
+            if incident.reference in message.subject or f"- {incident.reference}:" in message.body:
+                told.setdefault(incident.reference, set()).add(message.to_address)
+    with frozen_at(breached_at):
+        for incident in [moved, *plain]:
+            incident = db.get(Incident, incident.id)
+            assignee = incident.assignee
+            expected = ({assignee.email} if assignee is not None and can_view(assignee, incident) else
+                        {u.email for u in db.scalars(select(User).where(User.team_id == incident.team_id))
+                         if u.active and can_view(u, incident)})
+            assert told.get(incident.reference) == expected, incident.reference
+    assert told[restricted.reference] == {comms.email, colleague.email}  # the author and the live share
+    assert told[track.reference] == {new_rep.email, regional.email}  # the current rep, not the one before
+    assert told[left.reference] == {comms.email, colleague.email, lapsed.email}
+    assert told[moved.reference] == {comms.email}
+
+
+def overdue_messages(db):
+    from app.models import OutboxMessage
+
+    return [m for m in db.scalars(select(OutboxMessage)) if "Overdue" in m.subject]

@@ -115,7 +115,7 @@ class Entry:
     data: dict[str, Any] | None = None
     actor_label: str | None = None
     # For bulk writers that have the incident's id and workflow version but no loaded Incident
-    # (the import): used only when ``incident`` is None.
+    # (the import, the sweep's breach marks): used only when ``incident`` is None.
     incident_id: int | None = None
     workflow_version: str | None = None
 

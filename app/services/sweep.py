@@ -22,14 +22,17 @@ from sqlalchemy.orm.util import identity_key
 from app.clock import utcnow
 from app.models import CaseFile, Deadline, Incident, IncidentShare, User, Warning
 from app.models.deadlines import NO_MORE_REMINDERS, unbreached
+from app.models.incidents import VISIBILITY_COLUMNS
 from app.permissions import Readers, can_view
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
 from app.timing import Duration, WorkingCalendar, parse_duration
 from app.workflow import TransitionNotAllowed, WorkflowRegistry
 
-# Deadlines claimed at a time. Each batch costs a few statements and one set-wise escalation whatever its size: at
-# 500 a sweep of 10,000 passed deadlines took 10-15 % longer than at 2,000 (bench/RESULTS.md run 27).
+# Deadlines claimed at a time, by the breach pass and the reminder pass. A breach batch costs a few statements and
+# one set-wise escalation whatever its size: at 500 a sweep of 10,000 passed deadlines took 10-15 % longer than at
+# 2,000 (bench/RESULTS.md run 27). Its ids go into IN lists: 2,000 parameters is within SQLite's limit from 3.32 (the
+# app needs 3.35 already, for RETURNING).
 BATCH = 2000
 LONDON_MORNING = time(9, 0)
 
@@ -155,21 +158,22 @@ class OverdueNotices:
 
 @dataclass
 class PassedIncident:
-    """An incident as the breach pass reads it for a passed deadline that only needs marking and telling: the
+    """An incident as the breach pass reads it when none of its passed deadlines moves or reassigns it: the
     columns that decide who may read it (``permissions.ReadableIncident``, with its shares and case file loaded
     per batch) and what an e-mail names. Loading ten thousand whole incidents and deadlines as ORM objects was a
-    third of a sweep's time at a million incidents; the deadlines that escalate are loaded whole."""
+    third of a sweep's time at a million incidents; only the incidents a deadline moves or reassigns are loaded
+    whole (``MOVES_INCIDENT``)."""
 
     id: int
     reference: str
-    state: str
-    side: str
+    state: str  # kept up to date if a later batch of the sweep moves the incident (``_handle_breaches``)
+    workflow_version: str
     restricted: bool
+    side: str
     team_id: int | None
+    case_file_id: int | None
     assignee_id: int | None
     created_by_id: int | None
-    case_file_id: int | None
-    workflow_version: str
     case_file: CaseFile | None = None
     shares: list[IncidentShare] = field(default_factory=list)
 
@@ -192,10 +196,8 @@ class PassedDeadline:
 MOVES_INCIDENT = ("transition", "reassign")
 
 
-# In PassedIncident's order.
-_PASSED_INCIDENT = (Incident.id.label("incident_id"), Incident.reference, Incident.state, Incident.side,
-                    Incident.restricted, Incident.team_id, Incident.assignee_id, Incident.created_by_id,
-                    Incident.case_file_id, Incident.workflow_version)
+_PASSED_INCIDENT = (Incident.id.label("incident_id"), Incident.reference, Incident.state, Incident.workflow_version,
+                    *(getattr(Incident, column) for column in VISIBILITY_COLUMNS))
 
 
 def passed_unmarked(now: datetime) -> Select[Any]:
@@ -211,7 +213,7 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients) -> li
     """The next batch of passed deadlines, locked (``SKIP LOCKED``: another worker takes the next ones). The
     incidents a deadline moves or reassigns are loaded whole; the others come with the shares and case files
     that decide who may read them, each kind in one statement."""
-    rows = session.execute(passed_unmarked(now).with_for_update(skip_locked=True, of=Deadline).limit(BATCH)).all()
+    rows = session.execute(_next_batch(passed_unmarked(now))).all()
     changing = {row.incident_id for row in rows if any(rule in (row.on_breach or {}) for rule in MOVES_INCIDENT)}
     whole: dict[int, Incident] = {}
     if changing:
@@ -220,7 +222,9 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients) -> li
     plain: dict[int, PassedIncident] = {}
     for row in rows:
         if row.incident_id not in whole and row.incident_id not in plain:
-            plain[row.incident_id] = PassedIncident(*row[len(row) - len(_PASSED_INCIDENT):])
+            plain[row.incident_id] = PassedIncident(
+                id=row.incident_id, reference=row.reference, state=row.state, workflow_version=row.workflow_version,
+                **{column: row._mapping[column] for column in VISIBILITY_COLUMNS})
     if plain:
         for share in session.scalars(select(IncidentShare).where(IncidentShare.incident_id.in_(plain))):
             plain[share.incident_id].shares.append(share)
@@ -236,11 +240,14 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients) -> li
                            whole.get(row.incident_id) or plain[row.incident_id]) for row in rows]
 
 
+def _next_batch(query: Select[Any]) -> Select[Any]:
+    """The next ``BATCH`` rows of a claim, locked: ``SKIP LOCKED`` leaves those another worker holds to it."""
+    return query.with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
+
+
 def _claim(session: Session, query, recipients: Recipients):  # type: ignore[no-untyped-def]
     batch = session.scalars(
-        query.options(joinedload(Deadline.incident).selectinload(Incident.shares))
-        .with_for_update(skip_locked=True, of=Deadline).limit(BATCH)
-    ).unique().all()
+        _next_batch(query.options(joinedload(Deadline.incident).selectinload(Incident.shares)))).unique().all()
     recipients.load_users(d.incident.assignee_id for d in batch)
     return batch
 
@@ -336,8 +343,10 @@ def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[Pa
 
 
 def _stopped_meanwhile(session: Session, deadline: PassedDeadline) -> bool:
-    """Whether a transition of this batch has just stopped the deadline (met, cancelled or paused it). Such a
-    transition loaded its incident's deadlines, so the session holds the deadline's row if it did."""
+    """Whether a transition of this batch has just stopped the deadline (met, cancelled or paused it). A transition
+    works on its incident's ``deadlines`` collection (``take_transitions`` loads it, ``_run_step`` changes it), and the
+    whole incident, held by the batch, holds that collection: so the session holds the deadline's row if it did. (A
+    transition that changed deadlines it loaded some other way and dropped would escape this check.)"""
     held = session.identity_map.get(identity_key(Deadline, deadline.id))
     return held is not None and held.status != "running"
 
@@ -385,6 +394,9 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
     (``_escalate_batch``)."""
     recipients = recipients or Recipients(session, now)
     notices = OverdueNotices()
+    # The plain rows told about so far: an e-mail names the incident's step when the pass ends, so one that a later
+    # batch moves must not name the step it was read in.
+    told_plain: dict[int, PassedIncident] = {}
     while True:
         batch = _claim_passed(session, now, recipients)
         if not batch:
@@ -407,6 +419,12 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         report.breaches += len(batch)
         audit.record_many(session, entries)
         _escalate_batch(session, registry, batch, report, recipients, notices)
+        for deadline in batch:
+            incident = deadline.incident
+            if isinstance(incident, PassedIncident):
+                told_plain[incident.id] = incident
+            elif incident.id in told_plain:
+                told_plain[incident.id].state = incident.state
         session.flush()
     notifications.queue_uncounted(session, notices.messages())
 

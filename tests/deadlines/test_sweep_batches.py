@@ -231,6 +231,7 @@ def test_the_breach_pass_tells_exactly_who_may_read_each_incident_whether_loaded
     comms = make.user("comms", team="communications")
     colleague = make.user("comms", team="communications")
     lapsed = make.user("comms", team="communications")
+    revoked = make.user("comms", team="communications")
     gone = make.user("comms", team="communications", active=False)
     rep, new_rep = make.user("rep", team="north-west"), make.user("rep", team="north-west")
     regional = make.user("regional_officer", team="north-west")
@@ -242,7 +243,9 @@ def test_the_breach_pass_tells_exactly_who_may_read_each_incident_whether_loaded
     db.add_all([IncidentShare(incident_id=restricted.id, user_id=colleague.id, reason="Covers the case",
                               granted_by_id=comms.id),
                 IncidentShare(incident_id=restricted.id, user_id=lapsed.id, reason="Covered last week",
-                              granted_by_id=comms.id, expires_at=REQUESTED + timedelta(hours=1))])
+                              granted_by_id=comms.id, expires_at=REQUESTED + timedelta(hours=1)),
+                IncidentShare(incident_id=restricted.id, user_id=revoked.id, reason="Asked by mistake",
+                              granted_by_id=comms.id, revoked_at=REQUESTED)])
     left = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False, assignee=False)
     left.assignee_id = gone.id  # their account is disabled: the team is told instead
     with frozen_at(REQUESTED):
@@ -254,7 +257,7 @@ def test_the_breach_pass_tells_exactly_who_may_read_each_incident_whether_loaded
                                                 workflow_key="employer-disciplinary", rep=rep, actor=rep)
         db.flush()
     [track] = case_file.tracks
-    track.assignee_id = None
+    assert track.assignee_id == rep.id  # who handed it on, and may no longer read it: the team is told instead
     [handed_on] = case_file.reps
     handed_on.ended_at = REQUESTED
     case_file.reps.append(CaseFileRep(user_id=new_rep.id, assigned_by_id=regional.id))
@@ -287,7 +290,7 @@ def test_the_breach_pass_tells_exactly_who_may_read_each_incident_whether_loaded
             assert told.get(incident.reference) == expected, incident.reference
     assert told[restricted.reference] == {comms.email, colleague.email}  # the author and the live share
     assert told[track.reference] == {new_rep.email, regional.email}  # the current rep, not the one before
-    assert told[left.reference] == {comms.email, colleague.email, lapsed.email}
+    assert told[left.reference] == {comms.email, colleague.email, lapsed.email, revoked.email}
     assert told[moved.reference] == {comms.email}
 
 
@@ -295,3 +298,29 @@ def overdue_messages(db):
     from app.models import OutboxMessage
 
     return [m for m in db.scalars(select(OutboxMessage)) if "Overdue" in m.subject]
+
+
+def test_an_incident_a_later_batch_moves_is_named_at_its_new_step_in_every_message(db, make, registry, monkeypatch):
+    """An overdue e-mail names the incident's current step when the pass ends. A deadline read as a plain row in one
+    batch must not keep the step its incident had then, if a later batch's escalation moves it."""
+    from app.models import OutboxMessage
+    from app.services import sweep as sweep_module
+
+    comms = make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False)
+    comply = next(d for d in removal.deadlines if d.key == "comply")
+    db.add(Deadline(incident_id=removal.id, key="chase", title="Chase the author", why="A check before the limit",
+                    duration="20 hours", calendar=comply.calendar, started_at=REQUESTED,
+                    due_at=comply.due_at - timedelta(hours=4), reminders=[], on_breach=None))
+    db.commit()
+    monkeypatch.setattr(sweep_module, "BATCH", 1)  # "chase" alone in the first batch, "comply" in the second
+
+    report = sweep(db, registry, AFTER_A_DAY)
+
+    assert report.breaches == 2 and len(report.escalations) == 1
+    db.expire_all()
+    step = db.get(Incident, removal.id).state
+    assert step != "awaiting_compliance"
+    [digest] = [m for m in db.scalars(select(OutboxMessage)) if m.to_address == comms.email and "Overdue" in m.subject]
+    named = re.findall(r"Current step: ([^.]+)\.", digest.body)
+    assert named == [step.replace("_", " ")] * 2

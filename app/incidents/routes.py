@@ -245,9 +245,10 @@ _INCIDENT_PAGE = select(Incident).where(Incident.id == bindparam("incident_id"))
     joinedload(Incident.subject), joinedload(Incident.assignee),
 )
 # Its collections likewise (selectinload and the lazy share load built theirs at every view): measured at a million
-# incidents, a view's CPU 10.8-11.2 -> 8.3-8.4 ms on PostgreSQL and 8.6-9.8 -> 6.1 ms on SQLite.
+# incidents, a view's CPU 10.8-11.2 -> 8.3-8.4 ms on PostgreSQL and 8.6-9.8 -> 6.1 ms on SQLite. The reports too:
+# the page lists them and the suggestions read their notes, and their lazy load built its statement at every view.
 _INCIDENT_COLLECTIONS = Collections(Incident.posts, Incident.evidence_files, Incident.clauses, Incident.deadlines,
-                                    Incident.shares)
+                                    Incident.shares, Incident.reports)
 _LINKS = select(IncidentLink).where(or_(IncidentLink.from_id == bindparam("incident_id"),
                                         IncidentLink.to_id == bindparam("incident_id"))) \
     .options(joinedload(IncidentLink.source), joinedload(IncidentLink.target))

@@ -324,3 +324,27 @@ def test_an_incident_a_later_batch_moves_is_named_at_its_new_step_in_every_messa
     [digest] = [m for m in db.scalars(select(OutboxMessage)) if m.to_address == comms.email and "Overdue" in m.subject]
     named = re.findall(r"Current step: ([^.]+)\.", digest.body)
     assert named == [step.replace("_", " ")] * 2
+
+
+def test_a_passed_deadline_that_the_batchs_transition_stops_is_not_escalated_again(db, make, registry):
+    """Two passed deadlines of one removal both escalate by "mark_non_compliant". The first moves the incident, and
+    the step's effect stops "comply"; the second, stopped meanwhile, must then be left alone: not refused and
+    recorded as a skipped escalation, not taken twice."""
+    comms = make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False)
+    comply = next(d for d in removal.deadlines if d.key == "comply")
+    db.add(Deadline(incident_id=removal.id, key="chase", title="Chase the author", why="A check before the limit",
+                    duration="20 hours", calendar=comply.calendar, started_at=REQUESTED,
+                    due_at=comply.due_at - timedelta(hours=4), reminders=[],
+                    on_breach={"transition": "mark_non_compliant"}))
+    db.commit()
+
+    report = sweep(db, registry, AFTER_A_DAY)
+
+    assert report.breaches == 2
+    assert report.escalations == [f"{removal.reference}: Mark not complied with"]
+    db.expire_all()
+    assert db.get(Deadline, comply.id).status != "running"
+    assert [r.transition for r in audit_rows(db, removal, "incident.transition") if r.at >= AFTER_A_DAY] == [
+        "mark_non_compliant"]
+    assert audit_rows(db, removal, "deadline.escalation_skipped") == []

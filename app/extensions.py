@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+import weakref
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask
 from flask_login import LoginManager
@@ -21,10 +26,92 @@ from app.errors import StartupError
 # runs (bench/RESULTS.md run 20). Durability is unchanged: a committed transaction is in the WAL either way; a
 # checkpoint only copies it into the main file.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+# How often each process's checkpointer (WalCheckpointer) copies the log into the database file, in seconds.
+SQLITE_CHECKPOINT_INTERVAL_S = 0.25
 
 
-def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
-    """WAL (checkpointed every ``SQLITE_WAL_AUTOCHECKPOINT_PAGES``), foreign keys, a busy timeout, a page cache of up
+class WalCheckpointer:
+    """Copies a SQLite database's write-ahead log into its file from a thread of its own, so the request or command
+    that commits does not stop to do it.
+
+    SQLite checkpoints in whichever connection's commit finds the log over ``wal_autocheckpoint`` pages: at a
+    million incidents one transition in a hundred or so waited 190-250 ms for it (bench/RESULTS.md run 28). This
+    thread runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds on its own connection; a passive
+    checkpoint takes no lock that readers or writers wait for, and the driver lets go of the GIL while it runs, so
+    it proceeds on another core. The commits' own checkpoints stay as the fallback should this thread fall behind.
+    One thread per process: it is started by the process's first connection, since a forked server worker does not
+    inherit its parent's threads, and stopped when the engine is disposed."""
+
+    def __init__(self, path: str, interval: float) -> None:
+        self.path, self.interval = path, interval
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), name="sqlite-wal-checkpointer",
+                                            daemon=True)
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._pid == os.getpid() and self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop.set()
+            thread, self._thread = self._thread if self._pid == os.getpid() else None, None
+            self._pid = None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+
+    def _run(self, stop: threading.Event) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while not stop.wait(self.interval):
+                try:
+                    if connection is None:
+                        # mode=rw: a database removed meanwhile is not created again, empty.
+                        connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=0,
+                                                     isolation_level=None, check_same_thread=False)
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    # Gone or not readable just now: the commits' own checkpoints go on; try again next time.
+                    if connection is not None:
+                        connection.close()
+                    connection = None
+        finally:
+            if connection is not None:
+                connection.close()
+
+
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
+
+
+def wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """The engine's checkpointer: a SQLite database in a file has one (unless made without); others have none."""
+    return _CHECKPOINTERS.get(engine)
+
+
+def _database_file(engine: Engine) -> str | None:
+    """The file of a SQLite engine's database; None for an in-memory one."""
+    name = engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:") or "mode=memory" in str(engine.url):
+        return None
+    return os.path.abspath(name)
+
+
+def _configure_sqlite(engine: Engine, cache_mb: int, checkpoint_interval: float | None) -> None:
+    """WAL (checkpointed by a WalCheckpointer every ``checkpoint_interval`` seconds unless that is None, and by a commit
+    that finds ``SQLITE_WAL_AUTOCHECKPOINT_PAGES`` in the log), foreign keys, a busy timeout, a page cache of up
     to ``cache_mb`` per connection (filled only as pages are read), and write transactions that take the lock at
     BEGIN.
 
@@ -32,9 +119,16 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     fail with "database is locked" instead of waiting. SQLAlchemy's documented workaround is to
     switch off pysqlite's own transaction handling and emit BEGIN IMMEDIATE ourselves.
     """
+    path = _database_file(engine)
+    checkpointer = WalCheckpointer(path, checkpoint_interval) if path and checkpoint_interval else None
+    if checkpointer is not None:
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        _CHECKPOINTERS[engine] = checkpointer
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if checkpointer is not None:
+            checkpointer.ensure_running()
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -68,14 +162,15 @@ def limit_sqlite_cache(session: Session, cache_mb: int) -> None:
         connection.exec_driver_sql(_cache_pragma(cache_mb))
 
 
-def make_engine(url: str, *, sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB, **options: Any) -> Engine:
+def make_engine(url: str, *, sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB,
+                sqlite_checkpoint_interval: float | None = SQLITE_CHECKPOINT_INTERVAL_S, **options: Any) -> Engine:
     """Create an engine for a database URL, turning every configuration mistake into a StartupError."""
     if not url:
         raise StartupError("No database configured: set BREACHDESK_DATABASE_URL.")
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, **options)
-            _configure_sqlite(engine, sqlite_cache_mb)
+            _configure_sqlite(engine, sqlite_cache_mb, sqlite_checkpoint_interval)
         else:
             # Planner settings for this app's connections (a server's own settings stay as they are elsewhere):
             # JIT compiles any query the planner costs highly, which the dashboards' aggregates are (0.2-0.3 s of

@@ -106,6 +106,49 @@ def test_sqlite_connections_use_wal_foreign_keys_a_busy_timeout_and_rarer_checkp
         assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == SQLITE_WAL_AUTOCHECKPOINT_PAGES > 1000
 
 
+def _wait_for(condition, seconds: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_thread_of_its_own_copies_the_write_ahead_log_into_the_database_file_not_the_committing_connection(
+        tmp_path):
+    from sqlalchemy import text
+
+    from app.extensions import make_engine, wal_checkpointer
+
+    path = tmp_path / "c.sqlite3"
+    engine = make_engine(f"sqlite:///{path}", sqlite_checkpoint_interval=0.05)
+    checkpointer = wal_checkpointer(engine)
+    assert checkpointer is not None and not checkpointer.running  # started by the first connection
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x BLOB)"))
+    assert checkpointer.running
+    size = path.stat().st_size
+    with engine.begin() as connection:  # about 2 MB: far fewer pages than make a commit checkpoint
+        connection.execute(text("INSERT INTO t VALUES (randomblob(1000000)), (randomblob(1000000))"))
+    assert _wait_for(lambda: path.stat().st_size > size + 2_000_000), "the log was never copied into the file"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 2
+
+    engine.dispose()
+    assert not checkpointer.running
+
+
+def test_an_in_memory_database_and_postgresql_have_no_checkpointer(tmp_path):
+    from app.extensions import make_engine, wal_checkpointer
+
+    assert wal_checkpointer(make_engine("sqlite://")) is None
+    assert wal_checkpointer(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")) is None
+    assert wal_checkpointer(make_engine(f"sqlite:///{tmp_path}/off.sqlite3", sqlite_checkpoint_interval=None)) is None
+
+
 def test_sqlite_connections_get_the_configured_page_cache(tmp_path, monkeypatch):
     from sqlalchemy import text
 

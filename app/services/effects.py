@@ -85,15 +85,21 @@ def _extend_deadline(ctx: EffectContext) -> None:
 
 
 def _record_outcome(ctx: EffectContext) -> None:
-    value = ctx.values.get(ctx.params["field"])
+    _set_outcome(ctx.incident, ctx.values.get(ctx.params["field"]))
+
+
+def _set_outcome(incident: Incident, value: Any) -> None:
     if value is not None:
-        ctx.incident.outcome = str(value)[:64]
+        incident.outcome = str(value)[:64]
 
 
 def _set_severity(ctx: EffectContext) -> None:
-    value = ctx.values.get(ctx.params["field"])
+    _set_severity_to(ctx.incident, ctx.values.get(ctx.params["field"]))
+
+
+def _set_severity_to(incident: Incident, value: Any) -> None:
     if value in ("low", "medium", "high", "critical"):
-        ctx.incident.severity = value
+        incident.severity = value
 
 
 def _cite_clauses(ctx: EffectContext) -> None:
@@ -268,6 +274,24 @@ EFFECT_HANDLERS: dict[str, Callable[[EffectContext], None]] = {
     "prompt_regulator_check": _prompt_regulator_check,
 }
 assert set(EFFECT_HANDLERS) == set(EFFECTS), "every registered effect needs a handler"
+
+
+# Effects that set only the incident's own columns. Those at the head of a transition's list go with its move
+# (``apply_row_effects``), before the version-checked UPDATE, so the row is written once and not again just after;
+# run_effects runs them again in their place, which sets the same values and writes nothing more. Only the head of
+# the list: a later one must not change what an effect before it reads (open_linked copies the severity).
+ROW_EFFECTS: dict[str, Callable[[Incident, dict[str, Any], dict[str, Any]], None]] = {
+    "record_outcome": lambda incident, values, params: _set_outcome(incident, values.get(params["field"])),
+    "set_severity": lambda incident, values, params: _set_severity_to(incident, values.get(params["field"])),
+}
+
+
+def apply_row_effects(incident: Incident, effects: tuple[Ref, ...], values: dict[str, Any]) -> None:
+    for ref in effects:
+        apply = ROW_EFFECTS.get(ref.name)
+        if apply is None:
+            return
+        apply(incident, values, ref.params)
 
 
 def run_effects(

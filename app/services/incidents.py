@@ -540,8 +540,12 @@ def _decide(session: Session, registry: WorkflowRegistry, incident: Incident, tr
 
 
 def _enter(incident: Incident, decision: Decision, now: datetime) -> None:
-    """The incident's own row moves to the decided state (the version goes up: a concurrent change loses)."""
+    """The incident's own row moves to the decided state (the version goes up: a concurrent change loses), with the
+    effects that set only its own columns (outcome, severity)."""
+    from app.services.effects import apply_row_effects
+
     incident.bump_version()
+    apply_row_effects(incident, decision.transition.effects, decision.values)
     incident.state = decision.to_state
     incident.state_entered_at = now
     if decision.values:

@@ -132,6 +132,34 @@ def test_the_first_transition_records_the_first_action_time(app: Flask, db: Sess
     assert len(times) == 2 and db.get(Incident, incident.id).first_action_at == times[0]
 
 
+def test_an_outcome_recorded_by_a_transition_is_written_with_the_move_in_one_update(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The step's record_outcome goes in the version-checked UPDATE that moves the incident, not in a second one."""
+    from sqlalchemy import event
+
+    registry = registry_of(app)
+    admin = make.user("admin")
+    incident = open_one(db, registry, admin)
+    take_transition(db, registry, incident, "report_to_platform", actor=admin, values={})
+    db.commit()
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE INCIDENTS"):
+            updates.append(statement)
+
+    event.listen(db.get_bind(), "before_cursor_execute", seen)
+    try:
+        take_transition(db, registry, incident, "record_platform_outcome", actor=admin,
+                        values={"platform_decision": "removed"})
+        db.commit()
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", seen)
+    assert len(updates) == 1 and "outcome" in updates[0] and "version" in updates[0]
+    db.expire_all()
+    stored = db.get(Incident, incident.id)
+    assert (stored.state, stored.outcome) == ("platform_outcome", "removed")
+
+
 def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     registry = registry_of(app)
     incident = open_one(db, registry, make.user("admin"), post=False)
@@ -382,3 +410,21 @@ def test_migration_is_refused_when_a_state_in_use_disappears(app: Flask, db: Ses
     assert [i.id for i in moved] == [waiting.id]
     assert snapshot(db, waiting).workflow_version == new.version
     assert snapshot(db, submitted).workflow_version == old.version
+
+
+def test_only_the_column_effects_at_the_head_of_a_step_go_with_the_move() -> None:
+    """A later set_severity must not change what an earlier effect reads (open_linked copies the severity)."""
+    from app.services.effects import apply_row_effects
+    from app.workflow.definition import Ref
+
+    values = {"severity": "high", "outcome": "upheld"}
+    severity, outcome = Ref("set_severity", {"field": "severity"}), Ref("record_outcome", {"field": "outcome"})
+    linked = Ref("open_linked", {"workflow": "formal-action", "relation": "escalated_to"})
+
+    at_the_head = Incident(severity="low")
+    apply_row_effects(at_the_head, (severity, outcome, linked), values)
+    assert (at_the_head.severity, at_the_head.outcome) == ("high", "upheld")
+
+    after_another = Incident(severity="low")
+    apply_row_effects(after_another, (outcome, linked, severity), values)
+    assert (after_another.severity, after_another.outcome) == ("low", "upheld")

@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 # PostgreSQL server the tests create their own throw-away database on (trust auth on this machine).
 export BREACHDESK_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test install lint check-workflows chromium sqlmap bench-smoke clean
+.PHONY: run test install bytecode lint check-workflows chromium sqlmap bench-smoke clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,14 +20,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Every process (each command, server worker and test subprocess) imports the app: compiled once here, not in each
+# one (where PYTHONDONTWRITEBYTECODE is set, nothing compiled on import is kept; `breachdesk --help` took 3.3 s
+# instead of 2.5 on a slow machine).
+bytecode: install
+	$(BIN)/python -m compileall -q -j 0 app bench migrations tests
+
 ## make run: install, migrate the SQLite database, load the demo, serve on http://127.0.0.1:5000
-run: install
+run: install bytecode
 	$(BIN)/breachdesk db upgrade
 	$(BIN)/breachdesk demo
 	$(BIN)/breachdesk run --host $(HOST) --port $(PORT)
 
 ## make test: install with the test tools, then lint, check the workflows and run the whole suite
-test: install chromium sqlmap
+test: install bytecode chromium sqlmap
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/breachdesk workflows check
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile

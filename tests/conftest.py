@@ -77,6 +77,28 @@ def report(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     return add
 
 
+# The longest files, longest first (their share of a run with per-test durations, 2026-12-07). pytest-xdist hands a
+# whole file to a worker (--dist loadfile) in collection order, so one of these collected last left the other worker
+# idle for minutes at the end of the run; started first, the short files fill in around them.
+LONGEST_FILES = (
+    "browser/test_xss.py", "test_mail_in.py", "test_cli.py", "api/test_cli_tokens.py", "test_bench_smoke.py",
+    "workflow/test_shipped_workflows.py", "security/test_sqlmap.py", "test_import.py",
+    "browser/test_escalation_journeys.py", "deadlines/test_two_workers.py", "browser/test_capture_journey.py",
+    "test_access_matrix.py", "test_dashboard_counts.py", "api/test_schemathesis.py", "test_capture.py",
+    "workflow/test_cli_check.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FILES)}
+
+    def file_rank(item: pytest.Item) -> int:
+        relative = item.path.relative_to(ROOT / "tests").as_posix()
+        return rank.get(relative, len(rank))
+
+    items.sort(key=file_rank)  # stable: the other files, and the tests within each file, keep their order
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         _reports.extend(str(value) for key, value in report.user_properties if key == REPORT_KEY)

@@ -16,8 +16,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -27,15 +29,35 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.extensions import db as database
 from app.models import Base, User
+from app.services import passwords
 from app.services.passwords import hash_password
 
 PASSWORD = "correct horse battery staple"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PRODUCTION_HASHER = passwords.hasher
+# argon2id at its lowest cost. At production strength a hash or a check took 110 ms on a slow machine, and the suite
+# signs in and creates accounts thousands of times in its own processes (the commands and servers it starts as
+# processes of their own keep the production strength). The algorithm and the code paths are the same;
+# ``production_password_hashing`` gives a test the production parameters back (tests/test_auth.py checks them).
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    with mock.patch.object(passwords, "hasher", TEST_HASHER):
+        yield
+
+
+@pytest.fixture
+def production_password_hashing() -> Iterator[None]:
+    with mock.patch.object(passwords, "hasher", PRODUCTION_HASHER):
+        yield
+
+
 @pytest.fixture(scope="session")
-def password_hash() -> str:
-    """Hash once: argon2id at production strength costs ~50 ms a time."""
+def password_hash(_cheap_password_hashing: None) -> str:
     return hash_password(PASSWORD)
 
 

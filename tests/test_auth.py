@@ -160,7 +160,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, make):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_passwords_are_stored_as_argon2id_with_owasp_parameters(app, db):
+def test_passwords_are_stored_as_argon2id_with_owasp_parameters(app, db, production_password_hashing):
     from app.services.passwords import hash_password
 
     encoded = hash_password("a long enough password")

@@ -74,23 +74,26 @@ class WalCheckpointer:
             thread.join(timeout=10)
 
     def _run(self, stop: threading.Event) -> None:
-        connection: sqlite3.Connection | None = None
-        try:
-            while not stop.wait(self.interval):
-                try:
-                    if connection is None:
-                        # mode=rw: a database removed meanwhile is not created again, empty.
-                        connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=0,
-                                                     isolation_level=None, check_same_thread=False)
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    # Gone or not readable just now: the commits' own checkpoints go on; try again next time.
-                    if connection is not None:
+        while not stop.wait(self.interval):
+            # A connection of its own each time (cheap, four times a second): one kept open would go on checkpointing
+            # a file replaced meanwhile. mode=rw: a database removed meanwhile is not created again, empty.
+            try:
+                with _NO_FORK_DURING_CHECKPOINT:
+                    connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=0,
+                                                 isolation_level=None, check_same_thread=False)
+                    try:
+                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    finally:
                         connection.close()
-                    connection = None
-        finally:
-            if connection is not None:
-                connection.close()
+            except sqlite3.Error:
+                pass  # gone or not readable just now: the commits' own checkpoints go on; try again next time
+
+
+# A process forked while this thread is inside SQLite (a server started with --preload, multiprocessing) could inherit
+# SQLite's locks held: a fork waits for the checkpoint in progress to end.
+_NO_FORK_DURING_CHECKPOINT = threading.Lock()
+os.register_at_fork(before=_NO_FORK_DURING_CHECKPOINT.acquire, after_in_parent=_NO_FORK_DURING_CHECKPOINT.release,
+                    after_in_child=_NO_FORK_DURING_CHECKPOINT.release)
 
 
 _CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
@@ -123,6 +126,7 @@ def _configure_sqlite(engine: Engine, cache_mb: int, checkpoint_interval: float 
     checkpointer = WalCheckpointer(path, checkpoint_interval) if path and checkpoint_interval else None
     if checkpointer is not None:
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        weakref.finalize(engine, checkpointer.stop)  # an engine dropped without dispose() stops its thread too
         _CHECKPOINTERS[engine] = checkpointer
 
     @event.listens_for(engine, "connect")

@@ -85,7 +85,7 @@ def _extend_deadline(ctx: EffectContext) -> None:
 
 
 def _record_outcome(ctx: EffectContext) -> None:
-    _set_outcome(ctx.incident, ctx.values.get(ctx.params["field"]))
+    ROW_EFFECTS["record_outcome"](ctx.incident, ctx.values, ctx.params)
 
 
 def _set_outcome(incident: Incident, value: Any) -> None:
@@ -94,7 +94,7 @@ def _set_outcome(incident: Incident, value: Any) -> None:
 
 
 def _set_severity(ctx: EffectContext) -> None:
-    _set_severity_to(ctx.incident, ctx.values.get(ctx.params["field"]))
+    ROW_EFFECTS["set_severity"](ctx.incident, ctx.values, ctx.params)
 
 
 def _set_severity_to(incident: Incident, value: Any) -> None:

@@ -85,19 +85,21 @@ def _extend_deadline(ctx: EffectContext) -> None:
 
 
 def _record_outcome(ctx: EffectContext) -> None:
-    ROW_EFFECTS["record_outcome"](ctx.incident, ctx.values, ctx.params)
+    _set_outcome(ctx.incident, ctx.values, ctx.params)
 
 
-def _set_outcome(incident: Incident, value: Any) -> None:
+def _set_outcome(incident: Incident, values: dict[str, Any], params: dict[str, Any]) -> None:
+    value = values.get(params["field"])
     if value is not None:
         incident.outcome = str(value)[:64]
 
 
 def _set_severity(ctx: EffectContext) -> None:
-    ROW_EFFECTS["set_severity"](ctx.incident, ctx.values, ctx.params)
+    _set_severity_to(ctx.incident, ctx.values, ctx.params)
 
 
-def _set_severity_to(incident: Incident, value: Any) -> None:
+def _set_severity_to(incident: Incident, values: dict[str, Any], params: dict[str, Any]) -> None:
+    value = values.get(params["field"])
     if value in ("low", "medium", "high", "critical"):
         incident.severity = value
 
@@ -281,8 +283,8 @@ assert set(EFFECT_HANDLERS) == set(EFFECTS), "every registered effect needs a ha
 # run_effects runs them again in their place, which sets the same values and writes nothing more. Only the head of
 # the list: a later one must not change what an effect before it reads (open_linked copies the severity).
 ROW_EFFECTS: dict[str, Callable[[Incident, dict[str, Any], dict[str, Any]], None]] = {
-    "record_outcome": lambda incident, values, params: _set_outcome(incident, values.get(params["field"])),
-    "set_severity": lambda incident, values, params: _set_severity_to(incident, values.get(params["field"])),
+    "record_outcome": _set_outcome,
+    "set_severity": _set_severity_to,
 }
 
 

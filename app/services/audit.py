@@ -95,7 +95,10 @@ def _lock_head(session: Session) -> AuditChainHead:
 _HEAD_HELD = "breachdesk.audit_chain_head"
 # Statements every audited change runs, built once: SQLAlchemy keys a statement object the first time it runs it,
 # and a new object each time paid that again.
-_HEAD_FOR_UPDATE = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+# Without autoflush: the head is written only here (and kept in ``session.info`` once read), and the changes waiting
+# in the session go with the caller's own flush instead of one more just for this read.
+_HEAD_FOR_UPDATE = (select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+                    .execution_options(autoflush=False))
 _INSERT_ONE = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
 
 

@@ -16,7 +16,9 @@ from app.services import ServiceError
 from app.timing import LONDON, WorkingCalendar, due_at, get_calendar, parse_duration
 from app.workflow.definition import DeadlineDef
 
-_CLOSURE_DAYS = select(ClosureDay.day)  # built once: run by every deadline started or moved
+# Built once: run by every deadline started or moved. Without autoflush: no service writes closure days in the
+# transaction that reads them, and a flush here (of the step's changes so far) was one more of a transition's flushes.
+_CLOSURE_DAYS = select(ClosureDay.day).execution_options(autoflush=False)
 
 
 def calendar_for(session: Session, name: str) -> WorkingCalendar:

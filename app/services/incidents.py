@@ -221,6 +221,9 @@ def open_incident(
         created_by=actor,
         created_at=now,
         version=1,
+        # A new row has no deadlines yet, and every deadline goes through this list (deadline_service.start): known
+        # empty, a step taken at once (a linked incident's ``then``) does not read it back from the database.
+        deadlines=[],
     )
     if request.subject is not None:
         incident.subject = request.subject

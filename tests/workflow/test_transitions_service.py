@@ -160,6 +160,59 @@ def test_an_outcome_recorded_by_a_transition_is_written_with_the_move_in_one_upd
     assert (stored.state, stored.outcome) == ("platform_outcome", "removed")
 
 
+def test_a_step_that_stops_a_clock_and_tells_a_role_flushes_twice(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The version-checked move, then the rest at once: reading the role's users and the audit chain head does
+    not flush the step's changes on the way (each flush is a unit of work of its own)."""
+    from sqlalchemy import event
+
+    from app.models import Deadline, OutboxMessage
+
+    registry = registry_of(app)
+    officer = make.user("officer")
+    director = make.user("director_of_comms")
+    incident = open_one(db, registry, officer, "antagonistic-tag", post=False)
+    flushes: list[object] = []
+
+    def flushing(_session, context, _instances) -> None:  # type: ignore[no-untyped-def]
+        flushes.append(context)
+
+    event.listen(db, "before_flush", flushing)
+    try:
+        take_transition(db, registry, incident, "refer_to_director", actor=officer)
+        db.commit()
+    finally:
+        event.remove(db, "before_flush", flushing)
+    assert len(flushes) == 2
+    db.expire_all()
+    assert db.scalar(select(Deadline.status).where(Deadline.incident_id == incident.id)) == "met"
+    assert db.scalars(select(OutboxMessage.to_address).where(OutboxMessage.incident_id == incident.id)).all() == \
+        [director.email]
+
+
+def test_a_step_taken_on_an_incident_just_opened_does_not_read_its_deadlines_back(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """As a linked track opened with its first step: the new incident is known to have no deadlines."""
+    from sqlalchemy import event
+
+    registry = registry_of(app)
+    admin = make.user("admin")
+    read: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "FROM deadlines" in statement:
+            read.append(statement)
+
+    event.listen(db.get_bind(), "before_cursor_execute", seen)
+    try:
+        incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="A post"),
+                                 actor=admin)
+        take_transition(db, registry, incident, "close_no_breach", actor=admin, comment="Not a breach")
+        db.commit()
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", seen)
+    assert read == []
+    assert db.get(Incident, incident.id).state == "closed_no_breach"
+
+
 def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     registry = registry_of(app)
     incident = open_one(db, registry, make.user("admin"), post=False)

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
+from app.errors import CONCURRENT_WRITE_MESSAGE, lost_to_concurrent_write
 from app.extensions import csrf, db, login_manager
 from app.pii import highlight_html, scan
 from app.roles import ROLE_TITLES
@@ -150,6 +151,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         db.session.rollback()
+        if lost_to_concurrent_write(error):
+            app.logger.warning("Refused by the database because of another writer: %s", getattr(error, "orig", error))
+            return render_template("errors/error.html", code=409, title="Changed by someone else at the same moment",
+                                   message=CONCURRENT_WRITE_MESSAGE), 409
         app.logger.exception("Unhandled error")
         return render_template("errors/error.html", code=500, title="Something went wrong",
                                message="The error has been logged. Nothing was saved."), 500

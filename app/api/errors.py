@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, current_app
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from app.errors import CONCURRENT_WRITE_MESSAGE, lost_to_concurrent_write
 from app.extensions import db
 
 ERROR_CODES: dict[int, str] = {
@@ -106,5 +107,8 @@ def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
     db.session.rollback()
+    if lost_to_concurrent_write(exc):
+        current_app.logger.warning("Refused by the database because of another writer: %s", getattr(exc, "orig", exc))
+        return error_response(ApiError(409, CONCURRENT_WRITE_MESSAGE))
     current_app.logger.exception("Unhandled API error")
     return error_response(ApiError(500))

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.models import Incident, Person
-from app.services.bulk import executemany, insert_rows
+from app.services.bulk import STAGED_FROM_ROWS, executemany, insert_rows
 
 OPENED = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the night the clocks change in the UK
 
@@ -106,3 +106,61 @@ def test_a_refused_row_raises_sqlalchemys_error_and_the_session_goes_on(db):
         insert_rows(db, Person.__table__, [{"name": "Fine"}, {"name": None}])  # people.name is NOT NULL
     db.rollback()
     assert len(insert_rows(db, Person.__table__, [{"name": "After the rollback"}])) == 1
+
+
+def _many_incident_rows(prefix: str, count: int = STAGED_FROM_ROWS + 4) -> list[dict[str, object]]:
+    # Values a column's type converts on the way in (digits in a text column, JSON, a moment), so that a staged row
+    # must arrive exactly as a direct INSERT would store it.
+    return [{"reference": f"{prefix}-{n:03d}", "kind": "reported_post", "title": f"00{n}", "summary": "1.50",
+             "side": "college", "workflow_key": "problem-solving", "workflow_version": "1", "state": "logged",
+             "created_at": OPENED + timedelta(minutes=n), "fields": {"n": n, "text": "0012"}} for n in range(count)]
+
+
+def test_a_large_batch_goes_through_one_copy_and_writes_what_sqlalchemy_writes(db, dialect):
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db.get_bind(), "before_cursor_execute", seen)
+    try:
+        executemany(db, Incident.__table__, _many_incident_rows("OURS"))
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", seen)
+    db.execute(insert(Incident.__table__), _many_incident_rows("THEIRS"))
+    db.flush()
+
+    ours, theirs = _stored(db, "OURS"), _stored(db, "THEIRS")
+    assert ours == theirs and len(ours) == STAGED_FROM_ROWS + 4
+    assert (ours[1]["title"], ours[1]["summary"], ours[1]["fields"]) == ("001", "1.50", {"n": 1, "text": "0012"})
+    into_incidents = [s for s in statements if s.split("(")[0].split()[2:] in (["incidents"], ["main.incidents"])]
+    if dialect == "sqlite":  # one statement for the batch, which still runs the table's triggers for every row
+        assert len(into_incidents) == 1 and " SELECT " in into_incidents[0]
+        from sqlalchemy import text
+
+        found = db.scalar(text("SELECT count(*) FROM incidents_fts WHERE incidents_fts MATCH '\"0019\"'"))
+        assert found == 2  # OURS-019 and THEIRS-019, each indexed by the insert trigger
+
+
+def test_large_batches_return_their_ids_in_order_and_each_leaves_nothing_behind(db):
+    first = [{"name": f"First {n:03d}"} for n in range(STAGED_FROM_ROWS * 2)]
+    second = [{"name": f"Second {n:03d}"} for n in range(STAGED_FROM_ROWS)]
+    first_ids = insert_rows(db, Person.__table__, first)
+    second_ids = insert_rows(db, Person.__table__, second)
+    assert first_ids == sorted(first_ids) and second_ids == sorted(second_ids) and first_ids[-1] < second_ids[0]
+    names = dict(db.execute(select(Person.id, Person.name).where(Person.id.in_(first_ids + second_ids))).tuples().all())
+    assert [names[i] for i in first_ids + second_ids] == [p["name"] for p in first + second]
+
+
+def test_a_refused_large_batch_writes_none_of_its_rows_and_the_next_batch_goes_in(db):
+    refused = [{"name": f"Refused {n:03d}"} for n in range(STAGED_FROM_ROWS)] + [{"name": None}]
+    with pytest.raises(IntegrityError):
+        insert_rows(db, Person.__table__, refused)  # people.name is NOT NULL
+    db.rollback()
+    after = [{"name": f"After {n:03d}"} for n in range(STAGED_FROM_ROWS)]
+    ids = insert_rows(db, Person.__table__, after)
+    stored = db.scalars(select(Person.name).where(Person.name.like("Refused%") | Person.name.like("After%"))
+                        .order_by(Person.id)).all()
+    assert stored == [p["name"] for p in after] and len(ids) == len(after)

@@ -118,11 +118,13 @@ def _open_linked(ctx: EffectContext) -> None:
 
     target = ctx.registry.get(ctx.params["workflow"])
     source, relation, step = ctx.incident, ctx.params["relation"], ctx.params.get("then")
-    request = OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
-                          summary=f"Opened from {source.reference}.", subject_id=source.subject_id,
-                          assignee=source.assignee, severity=source.severity, calendar=source.calendar,
-                          restricted=source.restricted, case_file=source.case_file,
-                          team=source.team if target.side == source.side else None)
+    # Reading who holds the source and where it sits needs none of the step's writes so far: no flush for them.
+    with ctx.session.no_autoflush:
+        request = OpenRequest(workflow_key=target.key, title=f"{target.title}: {source.title}"[:200],
+                              summary=f"Opened from {source.reference}.", subject_id=source.subject_id,
+                              assignee=source.assignee, severity=source.severity, calendar=source.calendar,
+                              restricted=source.restricted, case_file=source.case_file,
+                              team=source.team if target.side == source.side else None)
     if ctx.openings is not None and not step:
         ctx.openings.add(source, request, relation)
         return
@@ -130,13 +132,13 @@ def _open_linked(ctx: EffectContext) -> None:
     ctx.session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=relation))
     audit.record_many(ctx.session, [_linked_entry(ctx.actor, source, linked.id, linked.reference, relation)])
     if step:
-        from app.services.incidents import take_transition
+        from app.services.incidents import take_opening_step
 
         then = target.transitions[step]
         declared = {f.key for f in then.fields}
-        take_transition(ctx.session, ctx.registry, linked, step, actor=ctx.actor, as_role=then.roles[0],
-                        values={k: v for k, v in ctx.values.items() if k in declared},
-                        comment=f"Started from {source.reference}.")
+        take_opening_step(ctx.session, ctx.registry, linked, step, actor=ctx.actor, as_role=then.roles[0],
+                          values={k: v for k, v in ctx.values.items() if k in declared},
+                          comment=f"Started from {source.reference}.")
 
 
 def _linked_entry(actor: User | None, source: Incident, linked_id: int, linked_reference: str,

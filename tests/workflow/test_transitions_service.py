@@ -213,6 +213,36 @@ def test_a_step_taken_on_an_incident_just_opened_does_not_read_its_deadlines_bac
     assert db.get(Incident, incident.id).state == "closed_no_breach"
 
 
+def test_the_step_an_incident_takes_as_it_is_opened_is_written_in_one_flush(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """A linked track's first step (``take_opening_step``): nobody else can see the new row yet, so no version-checked
+    UPDATE goes ahead of the step; the move, its clocks and its audit row are written together."""
+    from sqlalchemy import event
+
+    from app.services.incidents import take_opening_step
+
+    registry = registry_of(app)
+    admin = make.user("admin")
+    incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="A post"), actor=admin)
+    flushes: list[object] = []
+
+    def flushing(_session, context, _instances) -> None:  # type: ignore[no-untyped-def]
+        flushes.append(context)
+
+    event.listen(db, "before_flush", flushing)
+    try:
+        take_opening_step(db, registry, incident, "close_no_breach", actor=admin, as_role=None, values={},
+                          comment="Not a breach")
+    finally:
+        event.remove(db, "before_flush", flushing)
+    db.commit()
+    assert len(flushes) == 1
+    db.expire_all()
+    stored = db.get(Incident, incident.id)
+    assert (stored.state, stored.version) == ("closed_no_breach", 2)
+    assert db.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.incident_id == incident.id, AuditEvent.action == "incident.transition")) == 1
+
+
 def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     registry = registry_of(app)
     incident = open_one(db, registry, make.user("admin"), post=False)

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
-from app.errors import CONCURRENT_WRITE_MESSAGE, lost_to_concurrent_write
+from app.errors import CONCURRENT_WRITE_MESSAGE, concurrent_write_log_line, lost_to_concurrent_write
 from app.extensions import csrf, db, login_manager
 from app.pii import highlight_html, scan
 from app.roles import ROLE_TITLES
@@ -152,7 +152,7 @@ def init_app(app: Flask) -> None:
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         db.session.rollback()
         if lost_to_concurrent_write(error):
-            app.logger.warning("Refused by the database because of another writer: %s", getattr(error, "orig", error))
+            app.logger.warning(concurrent_write_log_line(error, request.endpoint))
             return render_template("errors/error.html", code=409, title="Changed by someone else at the same moment",
                                    message=CONCURRENT_WRITE_MESSAGE), 409
         app.logger.exception("Unhandled error")

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.errors import CONCURRENT_WRITE_MESSAGE, lost_to_concurrent_write
+from app.errors import CONCURRENT_WRITE_API_MESSAGE, lost_to_concurrent_write
 from app.extensions import db as database
-from app.models import AuditEvent, Incident
+from app.models import AuditEvent, Incident, User
 from app.services.incidents import OpenRequest, open_incident
 from tests.api.conftest import token_for
 from tests.conftest import csrf_token, login
@@ -45,12 +45,13 @@ def _deadlocked(incident_id: int, send: Callable[[], object]) -> object:
                 other.execute(text("UPDATE incidents SET title = title WHERE id = :id"), {"id": incident_id})
             except BaseException as error:  # noqa: BLE001 - reported by the test below
                 failures.append(error)
+            finally:
+                other.rollback()  # whatever happened, the request is not left waiting for the chain head
 
         thread = threading.Thread(target=take_the_incident_once_the_request_waits)
         thread.start()
         response = send()
         thread.join(timeout=30)
-        other.rollback()
     assert not thread.is_alive() and not failures, failures
     return response
 
@@ -62,6 +63,14 @@ def _untouched(db, incident_id: int) -> None:
         AuditEvent.incident_id == incident_id, AuditEvent.action == "incident.transition")) == 0
 
 
+def _reported_post(app, db, make) -> tuple[User, int]:  # type: ignore[no-untyped-def]
+    user = make.user("comms", team="communications")
+    incident = open_incident(db, app.extensions["breachdesk.workflows"],
+                             OpenRequest(workflow_key="problem-solving", title="A post"), actor=user)
+    db.commit()
+    return user, incident.id
+
+
 @pytest.fixture
 def postgresql_only(dialect: str) -> None:
     if dialect != "postgresql":
@@ -70,11 +79,7 @@ def postgresql_only(dialect: str) -> None:
 
 def test_a_transition_caught_in_a_deadlock_is_told_to_try_again_and_saves_nothing(
         app, db, client, make, postgresql_only):
-    user = make.user("comms", team="communications")
-    incident = open_incident(db, app.extensions["breachdesk.workflows"],
-                             OpenRequest(workflow_key="problem-solving", title="A post"), actor=user)
-    db.commit()
-    incident_id = incident.id
+    user, incident_id = _reported_post(app, db, make)
     login(client, user)
     token = csrf_token(client, f"/incidents/{incident_id}")
 
@@ -89,11 +94,7 @@ def test_a_transition_caught_in_a_deadlock_is_told_to_try_again_and_saves_nothin
 
 
 def test_an_api_transition_caught_in_a_deadlock_answers_409_and_saves_nothing(app, db, make, postgresql_only):
-    user = make.user("comms", team="communications")
-    incident = open_incident(db, app.extensions["breachdesk.workflows"],
-                             OpenRequest(workflow_key="problem-solving", title="A post"), actor=user)
-    db.commit()
-    incident_id = incident.id
+    user, incident_id = _reported_post(app, db, make)
     headers = {"Authorization": f"Bearer {token_for(db, user)}"}
     client = app.test_client()
 
@@ -102,7 +103,7 @@ def test_an_api_transition_caught_in_a_deadlock_answers_409_and_saves_nothing(ap
         json={"transition": "close_no_breach", "version": 1, "comment": "Not a breach"}))
 
     assert response.status_code == 409
-    assert response.get_json() == {"error": "conflict", "message": CONCURRENT_WRITE_MESSAGE}
+    assert response.get_json() == {"error": "write_conflict", "message": CONCURRENT_WRITE_API_MESSAGE}
     _untouched(db, incident_id)
 
 
@@ -127,6 +128,20 @@ def test_sqlite_still_locked_after_its_busy_timeout_is_another_writer_and_a_typo
         holder.close()
 
 
-def test_a_broken_rule_on_postgresql_is_not_mistaken_for_another_writer(app, db, postgresql_only):
-    error = _refusal(database.engine, "INSERT INTO incidents (id) VALUES (NULL)")
-    assert not lost_to_concurrent_write(error)
+def test_on_postgresql_a_lock_not_waited_for_is_another_writer_and_a_broken_rule_or_a_timeout_is_not(
+        app, db, postgresql_only):
+    engine = database.engine
+    with engine.connect() as holder, engine.connect() as other:
+        holder.execute(text("SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+        other.exec_driver_sql("SET lock_timeout = '50ms'")
+        with pytest.raises(DBAPIError) as waited:
+            other.execute(text("SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+        assert lost_to_concurrent_write(waited.value)  # 55P03: the lock another transaction held
+        holder.rollback()
+        other.rollback()
+        other.exec_driver_sql("SET statement_timeout = '50ms'")
+        with pytest.raises(DBAPIError) as slow:
+            other.exec_driver_sql("SELECT pg_sleep(1)")
+        assert not lost_to_concurrent_write(slow.value)  # 57014: too slow, not a clash with another writer
+        other.rollback()
+    assert not lost_to_concurrent_write(_refusal(engine, "INSERT INTO incidents (id) VALUES (NULL)"))

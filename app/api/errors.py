@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from app.errors import CONCURRENT_WRITE_MESSAGE, lost_to_concurrent_write
+from app.errors import CONCURRENT_WRITE_API_MESSAGE, concurrent_write_log_line, lost_to_concurrent_write
 from app.extensions import db
 
 ERROR_CODES: dict[int, str] = {
@@ -108,7 +108,9 @@ def handle_unexpected(exc: Exception) -> Response:
         return handle_http_exception(exc)
     db.session.rollback()
     if lost_to_concurrent_write(exc):
-        current_app.logger.warning("Refused by the database because of another writer: %s", getattr(exc, "orig", exc))
-        return error_response(ApiError(409, CONCURRENT_WRITE_MESSAGE))
+        # The endpoint keeps only the answers its view gave under a request's Idempotency-Key (api.plumbing); this
+        # refusal never got that far, so sending the same request again is safe.
+        current_app.logger.warning(concurrent_write_log_line(exc, request.endpoint))
+        return error_response(ApiError(409, CONCURRENT_WRITE_API_MESSAGE, code="write_conflict"))
     current_app.logger.exception("Unhandled API error")
     return error_response(ApiError(500))

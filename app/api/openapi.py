@@ -142,7 +142,8 @@ ERRORS: dict[int, str] = {
     401: "No valid bearer token (cookies are never accepted).",
     403: "Your role may not do this, or the incident is restricted (break glass in the web app).",
     404: "No such incident, or you may not know it exists.",
-    409: "The version you sent is stale: someone changed the incident. Nothing was saved.",
+    409: "Nothing was saved: the version you sent is stale (version_conflict: someone changed the incident), or "
+         "someone else was changing the same records at that very moment (write_conflict: send it again).",
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "Understood but refused: the transition is not possible now, a field value is invalid, or the "
@@ -275,7 +276,7 @@ def openapi_document(registry: WorkflowRegistry) -> dict[str, Any]:
                                 **({"headers": {"Retry-After": {"schema": STRING}}} if code == 429 else {}),
                                 **({"headers": {"WWW-Authenticate": {"schema": STRING}}} if code == 401 else {})}
                    for code, text in ERRORS.items()},
-                "Unexpected": {"description": "Any other error (405, 500)",
+                "Unexpected": {"description": "Any other error (405; 409 write_conflict, on any write; 500)",
                                "content": {"application/json": {"schema": _ref("Error")}}},
             },
         },

@@ -7,6 +7,13 @@ checks such rows against their seal while their stored hash still links the chai
 Each row's hash covers its own content and the previous row's hash. Writers lock the chain head
 row first (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
 writers), so two transactions can never both extend the same link and fork the chain.
+
+The order of locks (PostgreSQL): a transaction locks the rows it has changed before it first locks the chain head
+(reading the head flushes the session first). The deadline sweep, which claims deadlines with SKIP LOCKED and then
+takes the head, then never finds a transition holding the head while it waits for a deadline the sweep has claimed.
+A transaction that waits for a row while holding the head can still meet one that holds the row and waits for the
+head (the sweep escalating an incident a user is moving): PostgreSQL breaks such a deadlock by failing one of the
+two, and the pages and the API say so with a 409 (``app.errors.lost_to_concurrent_write``).
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import utcnow
 from app.models import AuditChainHead, AuditEvent, Incident, User
@@ -95,10 +103,16 @@ def _lock_head(session: Session) -> AuditChainHead:
 _HEAD_HELD = "breachdesk.audit_chain_head"
 # Statements every audited change runs, built once: SQLAlchemy keys a statement object the first time it runs it,
 # and a new object each time paid that again.
-# Without autoflush: the head is written only here (and kept in ``session.info`` once read), and the changes waiting
-# in the session go with the caller's own flush instead of one more just for this read.
+# Reading it flushes the session first (autoflush), so that every row the transaction has changed so far is locked
+# before the head: see the module's note on the order of locks. It takes the values as stored even into the object
+# the session already holds (populate_existing): the head moves on without the session marking it changed, so a
+# rolled-back savepoint would not otherwise make the session forget the values it had set.
 _HEAD_FOR_UPDATE = (select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
-                    .execution_options(autoflush=False))
+                    .execution_options(populate_existing=True))
+# The head moves on at once rather than at the caller's next flush, which was one more flush of its own for every
+# audited step: the row is already locked, and the object keeps the values as stored (set_committed_value).
+_HEAD_MOVES_ON = (update(AuditChainHead.__table__).where(AuditChainHead.__table__.c.id == 1)
+                  .values(last_id=bindparam("new_last_id"), last_hash=bindparam("new_last_hash")))
 _INSERT_ONE = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
 
 
@@ -185,9 +199,13 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
     # The chain is walked in id order, so the ids must follow the order the hashes were chained in.
     if ids != sorted(ids):
         raise RuntimeError("audit rows were given ids out of chain order; refusing to write a broken chain")
-    # Written by the caller's next flush or commit; the row lock is already held.
-    head.last_id = ids[-1]
-    head.last_hash = previous
+    if inspect(head).persistent:
+        session.execute(_HEAD_MOVES_ON, {"new_last_id": ids[-1], "new_last_hash": previous})
+        set_committed_value(head, "last_id", ids[-1])
+        set_committed_value(head, "last_hash", previous)
+    else:  # the chain's very first row: the head row itself is inserted by the next flush
+        head.last_id = ids[-1]
+        head.last_hash = previous
     return ids
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -50,7 +50,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
 
 def _returning_ids(session: Session, table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> list[int]:
     session.flush()  # as SQLAlchemy's own execution would (autoflush): the session's pending rows go first
-    sql, parameters = _compiled(table, tuple(rows[0]), dialect, returning=True)
+    sql, parameters, _columns = _compiled(table, tuple(rows[0]), dialect, returning=True)
     connection = session.connection()  # the session's, so the rows are part of its transaction
     driver_connection = connection.connection.dbapi_connection
     cursor = driver_connection.cursor()  # type: ignore[union-attr]
@@ -80,8 +80,9 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """``session.execute(insert(table), rows)``, the same rows written. On SQLite the INSERT is written once per
     table and columns, and each row goes through the columns' own bind processors and Python defaults straight to
     the driver's executemany. SQLAlchemy's own executemany prepares every parameter set through its compiled
-    statement, which was about a fifth of a large import (bench/RESULTS.md run 18). Rows with differing keys go
-    SQLAlchemy's way (which takes its columns from the first row)."""
+    statement, which was about a fifth of a large import (bench/RESULTS.md run 18). A batch of ``STAGED_FROM_ROWS``
+    rows or more goes through a staging table (``_staging``) and into its table by one INSERT … SELECT. Rows with
+    differing keys go SQLAlchemy's way (which takes its columns from the first row)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
@@ -89,56 +90,66 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if dialect.name != "sqlite" or any(row.keys() != rows[0].keys() for row in rows):
         session.execute(insert(table), rows)
         return
-    sql, parameters = _compiled(table, keys, dialect)
+    sql, parameters, columns = _compiled(table, keys, dialect)
     values = [parameters(row) for row in rows]
     connection = session.connection()
     if len(rows) < STAGED_FROM_ROWS:
         connection.exec_driver_sql(sql, values)
         return
     # Through a staging table: SQLite pays its per-statement costs (the table's triggers, its full-text indexes'
-    # savepoints) once for the batch instead of once per row. 18,617 incidents: 1.65 s by executemany, 0.36-0.42 s
-    # staged (bench/RESULTS.md run 29).
-    create, fill, copy, empty = _staged(sql)
-    connection.exec_driver_sql(create)
-    connection.exec_driver_sql(fill, values)
-    connection.exec_driver_sql(copy)
-    connection.exec_driver_sql(empty)
+    # savepoints) once for the batch instead of once per row (the 20,000-row import's incidents: 1.65 s as rows,
+    # 0.41 s staged; bench/RESULTS.md run 29).
+    stage = _staging(table, columns, dialect)
+    connection.exec_driver_sql(stage.create)
+    try:
+        connection.exec_driver_sql(stage.fill, values)
+        connection.exec_driver_sql(stage.copy)
+    finally:
+        # Emptied whatever happened: a caller that goes on after a refused batch (SQLite undoes only the failed
+        # statement) must not find its rows copied in with the next one.
+        connection.exec_driver_sql(stage.empty)
 
 
 # Below this many rows a batch goes straight in: staging costs three statements of its own.
 STAGED_FROM_ROWS = 16
-_ONE_ROW_INSERT = re.compile(r"^INSERT INTO (\S+) \(([^)]*)\) VALUES \(([^)]*)\)$")
+
+
+@dataclass(frozen=True)
+class _Staging:
+    create: str
+    fill: str
+    copy: str
+    empty: str
 
 
 @lru_cache(maxsize=64)
-def _staged(sql: str) -> tuple[str, str, str, str]:
-    """A compiled one-row INSERT as four statements: create the connection's staging table for its table and
-    columns (a temporary table, kept for the next batch), fill it, copy it into the table in the order the rows were
-    given (``insert_rows`` reads the new ids back in that order), empty it. The staging table declares no column
+def _staging(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Staging:
+    """The statements that put rows into ``table`` through a staging table of the connection (temporary, kept for
+    the next batch; one per table and columns): create it, fill it, copy it into the table in the order the rows
+    were given (``insert_rows`` reads the new ids back in that order), empty it. The staging table declares no column
     types: a column with none keeps a value exactly as bound, so the table's own types convert it just as a direct
     INSERT would."""
-    match = _ONE_ROW_INSERT.match(sql)
-    if match is None:
-        raise RuntimeError(f"cannot stage {sql!r}")
-    target, columns, placeholders = match.groups()
-    # Built from SQLAlchemy's own compiled INSERT of one of our tables: no value of a row is in these statements.
-    stage = f'temp."bulk_{target.strip(chr(34))}_{hashlib.sha256(columns.encode()).hexdigest()[:12]}"'
-    return (f"CREATE TABLE IF NOT EXISTS {stage} ({columns})",
-            f"INSERT INTO {stage} ({columns}) VALUES ({placeholders})",  # noqa: S608
-            f"INSERT INTO main.{target} ({columns}) SELECT {columns} FROM {stage} ORDER BY rowid",  # noqa: S608
-            f"DELETE FROM {stage}")  # noqa: S608
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(column) for column in columns)
+    stage = f'temp.{quote(f"bulk_{table.name}_{len(columns)}_{hashlib.sha256(names.encode()).hexdigest()[:12]}")}'
+    # Only our own table's and columns' names are in these statements, never a row's values.
+    return _Staging(create=f"CREATE TABLE IF NOT EXISTS {stage} ({names})",
+                    fill=f"INSERT INTO {stage} ({names}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
+                    copy=f"INSERT INTO main.{quote(table.name)} ({names}) SELECT {names} FROM {stage} "  # noqa: S608
+                         "ORDER BY rowid",
+                    empty=f"DELETE FROM {stage}")  # noqa: S608
 
 
 _Parameters = Callable[[dict[str, Any]], Sequence[Any] | dict[str, Any]]
-_COMPILED: dict[tuple[str, tuple[str, ...], str, bool], tuple[str, _Parameters]] = {}
+_COMPILED: dict[tuple[str, tuple[str, ...], str, bool], tuple[str, _Parameters, tuple[str, ...]]] = {}
 
 
 def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect, returning: bool = False
-              ) -> tuple[str, _Parameters]:
+              ) -> tuple[str, _Parameters, tuple[str, ...]]:
     """The INSERT of ``keys`` and every other column with a Python default (``RETURNING id`` with ``returning``),
-    and a function of a row giving its parameters as the statement takes them: the row's values through their
+    a function of a row giving its parameters as the statement takes them (the row's values through their
     columns' bind processors, and the defaults; by position in the statement's order (SQLite) or by name
-    (PostgreSQL)."""
+    (PostgreSQL)), and the statement's columns in its order."""
     cache_key = (table.name, keys, dialect.name, returning)
     found = _COMPILED.get(cache_key)
     if found is not None:
@@ -166,7 +177,7 @@ def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect, returning: 
                  if (process := _bind_processor(table, name, dialect)) is not None]
     defaults = [_default(table, name, dialect) for name in defaulted]
     if not processed and not defaults and not named and order == list(keys):
-        found = _COMPILED[cache_key] = (sql, given)
+        found = _COMPILED[cache_key] = (sql, given, tuple(order))
         return found
 
     def parameters(row: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
@@ -176,7 +187,7 @@ def _compiled(table: Table, keys: tuple[str, ...], dialect: Dialect, returning: 
         values += [default() for default in defaults]
         return in_order(values)  # type: ignore[no-any-return]
 
-    found = _COMPILED[cache_key] = (sql, parameters)
+    found = _COMPILED[cache_key] = (sql, parameters, tuple(order))
     return found
 
 

@@ -479,7 +479,7 @@ def _take(session: Session, registry: WorkflowRegistry, incident: Incident, tran
         flush_version_checked(session, reference)
     entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now)
     audit.record_many(session, [entry for entry in entries if isinstance(entry, audit.Entry)], at=now)
-    flush_version_checked(session, reference)
+    session.flush()
     return incident
 
 

@@ -6,6 +6,8 @@ Runs on SQLite and PostgreSQL (through the ``app`` fixture).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -132,57 +134,71 @@ def test_the_first_transition_records_the_first_action_time(app: Flask, db: Sess
     assert len(times) == 2 and db.get(Incident, incident.id).first_action_at == times[0]
 
 
-def test_an_outcome_recorded_by_a_transition_is_written_with_the_move_in_one_update(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
-    """The step's record_outcome goes in the version-checked UPDATE that moves the incident, not in a second one."""
+@dataclass
+class Recorded:
+    statements: list[str]  # as sent to the database
+    flushes: int
+
+
+@contextmanager
+def recording(db: Session) -> Iterator[Recorded]:
+    """The statements the session sends and the flushes it makes while the block runs."""
     from sqlalchemy import event
 
+    recorded = Recorded([], 0)
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        recorded.statements.append(" ".join(statement.split()))
+
+    def flushing(_session, _context, _instances) -> None:  # type: ignore[no-untyped-def]
+        recorded.flushes += 1
+
+    event.listen(db.get_bind(), "before_cursor_execute", seen)
+    event.listen(db, "before_flush", flushing)
+    try:
+        yield recorded
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", seen)
+        event.remove(db, "before_flush", flushing)
+
+
+def test_an_outcome_recorded_by_a_transition_is_written_with_the_move_in_one_update(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The step's record_outcome goes in the version-checked UPDATE that moves the incident, not in a second one."""
     registry = registry_of(app)
     admin = make.user("admin")
     incident = open_one(db, registry, admin)
     take_transition(db, registry, incident, "report_to_platform", actor=admin, values={})
     db.commit()
-    updates: list[str] = []
-
-    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("UPDATE INCIDENTS"):
-            updates.append(statement)
-
-    event.listen(db.get_bind(), "before_cursor_execute", seen)
-    try:
+    with recording(db) as recorded:
         take_transition(db, registry, incident, "record_platform_outcome", actor=admin,
                         values={"platform_decision": "removed"})
         db.commit()
-    finally:
-        event.remove(db.get_bind(), "before_cursor_execute", seen)
+    updates = [statement for statement in recorded.statements if statement.upper().startswith("UPDATE INCIDENTS")]
     assert len(updates) == 1 and "outcome" in updates[0] and "version" in updates[0]
     db.expire_all()
     stored = db.get(Incident, incident.id)
     assert (stored.state, stored.outcome) == ("platform_outcome", "removed")
 
 
-def test_a_step_that_stops_a_clock_and_tells_a_role_flushes_twice(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
-    """The version-checked move, then the rest at once: reading the role's users and the audit chain head does
-    not flush the step's changes on the way (each flush is a unit of work of its own)."""
-    from sqlalchemy import event
-
+def test_a_step_that_stops_a_clock_and_tells_a_role_flushes_twice_and_locks_its_rows_before_the_chain_head(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The version-checked move, then the rest at once when the audit chain head is read (reading the role's users
+    does not flush on the way), and the chain head moves on without a flush of its own. The step's own rows are
+    written, so locked, before the head: the sweep claims deadlines and then waits for the head, so a transition
+    holding the head while it waited for a claimed deadline would deadlock with it."""
     from app.models import Deadline, OutboxMessage
 
     registry = registry_of(app)
     officer = make.user("officer")
     director = make.user("director_of_comms")
     incident = open_one(db, registry, officer, "antagonistic-tag", post=False)
-    flushes: list[object] = []
-
-    def flushing(_session, context, _instances) -> None:  # type: ignore[no-untyped-def]
-        flushes.append(context)
-
-    event.listen(db, "before_flush", flushing)
-    try:
+    with recording(db) as recorded:
         take_transition(db, registry, incident, "refer_to_director", actor=officer)
         db.commit()
-    finally:
-        event.remove(db, "before_flush", flushing)
-    assert len(flushes) == 2
+    assert recorded.flushes == 2
+    statements = recorded.statements
+    stopped = next(n for n, s in enumerate(statements) if s.startswith("UPDATE deadlines SET"))
+    head = next(n for n, s in enumerate(statements) if s.startswith("SELECT audit_chain_head."))
+    assert stopped < head, statements
     db.expire_all()
     assert db.scalar(select(Deadline.status).where(Deadline.incident_id == incident.id)) == "met"
     assert db.scalars(select(OutboxMessage.to_address).where(OutboxMessage.incident_id == incident.id)).all() == \
@@ -191,51 +207,30 @@ def test_a_step_that_stops_a_clock_and_tells_a_role_flushes_twice(app: Flask, db
 
 def test_a_step_taken_on_an_incident_just_opened_does_not_read_its_deadlines_back(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     """As a linked track opened with its first step: the new incident is known to have no deadlines."""
-    from sqlalchemy import event
-
     registry = registry_of(app)
     admin = make.user("admin")
-    read: list[str] = []
-
-    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and "FROM deadlines" in statement:
-            read.append(statement)
-
-    event.listen(db.get_bind(), "before_cursor_execute", seen)
-    try:
+    with recording(db) as recorded:
         incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="A post"),
                                  actor=admin)
         take_transition(db, registry, incident, "close_no_breach", actor=admin, comment="Not a breach")
         db.commit()
-    finally:
-        event.remove(db.get_bind(), "before_cursor_execute", seen)
-    assert read == []
+    assert [s for s in recorded.statements if s.upper().startswith("SELECT") and "FROM deadlines" in s] == []
     assert db.get(Incident, incident.id).state == "closed_no_breach"
 
 
 def test_the_step_an_incident_takes_as_it_is_opened_is_written_in_one_flush(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     """A linked track's first step (``take_opening_step``): nobody else can see the new row yet, so no version-checked
     UPDATE goes ahead of the step; the move, its clocks and its audit row are written together."""
-    from sqlalchemy import event
-
     from app.services.incidents import take_opening_step
 
     registry = registry_of(app)
     admin = make.user("admin")
     incident = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="A post"), actor=admin)
-    flushes: list[object] = []
-
-    def flushing(_session, context, _instances) -> None:  # type: ignore[no-untyped-def]
-        flushes.append(context)
-
-    event.listen(db, "before_flush", flushing)
-    try:
+    with recording(db) as recorded:
         take_opening_step(db, registry, incident, "close_no_breach", actor=admin, as_role=None, values={},
                           comment="Not a breach")
-    finally:
-        event.remove(db, "before_flush", flushing)
     db.commit()
-    assert len(flushes) == 1
+    assert recorded.flushes == 1
     db.expire_all()
     stored = db.get(Incident, incident.id)
     assert (stored.state, stored.version) == ("closed_no_breach", 2)

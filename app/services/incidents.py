@@ -27,6 +27,7 @@ from app.models import (
     WorkflowVersion,
 )
 from app.models.incidents import SEVERITIES
+from app.models.loading import Collections
 from app.permissions import can_know, can_open, can_view
 from app.policy import Catalogues
 from app.services import NotFound, ServiceError, audit
@@ -580,6 +581,9 @@ def _enter(incident: Incident, decision: Decision, now: datetime) -> None:
         incident.first_action_at = now
 
 
+_DEADLINES = Collections(Incident.deadlines)
+
+
 def _run_step(session: Session, registry: WorkflowRegistry, definition: WorkflowDef, incident: Incident,
               decision: Decision, *, actor: User | None, now: datetime,
               openings: LinkedOpenings | None = None) -> list[audit.Entry | int]:
@@ -590,6 +594,7 @@ def _run_step(session: Session, registry: WorkflowRegistry, definition: Workflow
 
     leaving = definition.states[decision.from_state]
     entering = definition.states[decision.to_state]
+    _DEADLINES.load(session, incident)  # by a statement built once; a lazy load builds its own at every step
     # Effects run before paused clocks resume, so an effect that knows the real dates of a pause
     # (stop_clock_between) can settle it itself instead of crediting the time it took to record it.
     running_before = [d for d in incident.deadlines if d.status == "running"]

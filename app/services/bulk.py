@@ -20,12 +20,14 @@ from app.models.base import UTCDateTime
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """INSERT ``rows`` into ``table`` and return their new ids, in the order of ``rows``.
 
-    PostgreSQL: the driver's executemany of a one-row ``INSERT … RETURNING id``, which psycopg sends in one pipeline
-    and answers with one result per row, in order. (SQLAlchemy's batched ``INSERT … VALUES (…), (…) RETURNING``
-    sends a statement of thousands of parameters that psycopg parses afresh every time, being too long for its
-    cache: 26-30 ms against 5.3-5.6 for 500 rows, bench/RESULTS.md run 24. Being the driver's own call, it does not
-    pass through SQLAlchemy's cursor events.) SQLite: SQLAlchemy can only keep
-    RETURNING in parameter order there by inserting one row per statement, so the rows go in one
+    PostgreSQL: a batch of ``STAGED_FROM_ROWS`` rows or more takes its ids from the table's sequence first (in
+    ascending order, one to each row in turn), is COPYed with them into a staging table and goes into the table
+    by one ``INSERT … SELECT``. A smaller one goes by the driver's executemany of a one-row ``INSERT … RETURNING
+    id``, which psycopg sends in one pipeline and answers with one result per row, in order. (SQLAlchemy's batched
+    ``INSERT … VALUES (…), (…) RETURNING`` sends a statement of thousands of parameters that psycopg parses afresh
+    every time, being too long for its cache: 26-30 ms against 5.3-5.6 for 500 rows, bench/RESULTS.md run 24.
+    Being the driver's own calls, neither passes through SQLAlchemy's cursor events.) SQLite: SQLAlchemy can only
+    keep RETURNING in parameter order there by inserting one row per statement, so the rows go in one
     ``executemany`` and the ids are read back: the writer holds SQLite's write lock (BEGIN IMMEDIATE) and
     each new row's id is above every id before it, so the newest ``len(rows)`` ids are these rows'.
     Rows with differing keys go SQLAlchemy's way.
@@ -35,7 +37,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
     dialect = session.get_bind().dialect
     same_keys = all(row.keys() == rows[0].keys() for row in rows)
     if dialect.name == "postgresql" and same_keys:
-        return _returning_ids(session, table, rows, dialect)
+        return _by_driver(session, table, rows, dialect, returning=True)
     if dialect.name != "sqlite":
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(session.scalars(statement, rows))
@@ -48,19 +50,39 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
     return ids
 
 
-def _returning_ids(session: Session, table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> list[int]:
+def _by_driver(session: Session, table: Table, rows: list[dict[str, Any]], dialect: Dialect, *,
+               returning: bool) -> list[int]:
+    """PostgreSQL: the rows by the driver's own calls, in the session's transaction (see ``insert_rows``); their new
+    ids in the order of ``rows`` when ``returning``."""
     session.flush()  # as SQLAlchemy's own execution would (autoflush): the session's pending rows go first
-    sql, parameters, _columns = _compiled(table, tuple(rows[0]), dialect, returning=True)
+    sql, parameters, columns = _compiled(table, tuple(rows[0]), dialect, returning=returning)
+    values = [parameters(row) for row in rows]
     connection = session.connection()  # the session's, so the rows are part of its transaction
     driver_connection = connection.connection.dbapi_connection
     cursor = driver_connection.cursor()  # type: ignore[union-attr]
+    ids: list[int] = []
     try:
-        cursor.executemany(sql, [parameters(row) for row in rows], returning=True)
-        ids = []
-        while True:
-            ids.append(cursor.fetchone()[0])
-            if not cursor.nextset():
-                break
+        if len(rows) >= STAGED_FROM_ROWS:
+            staged = ("id", *columns) if returning else columns
+            stage = _staging(table, staged, dialect)
+            if returning:
+                # The new ids are taken first, in ascending order, and given to the rows in order: which row gets
+                # which id never depends on the order an INSERT … SELECT happens to write them in.
+                cursor.execute(_TAKE_IDS, (table.name, len(rows)))
+                ids = sorted(row[0] for row in cursor.fetchall())
+            cursor.execute(stage.create)
+            with cursor.copy(stage.fill) as copy:
+                for position, named in enumerate(values):
+                    row_values = [named[column] for column in columns]  # type: ignore[call-overload]
+                    copy.write_row([ids[position], *row_values] if returning else row_values)
+            cursor.execute(stage.copy)
+            cursor.execute(stage.empty)
+        else:
+            cursor.executemany(sql, values, returning=returning)
+            while returning:
+                ids.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    break
     except dialect.loaded_dbapi.Error as error:
         # Raised as SQLAlchemy raises a driver's error (IntegrityError, OperationalError, …), so callers that handle
         # those (the worker, the commands) handle this too; a lost connection is dropped from the pool.
@@ -71,7 +93,7 @@ def _returning_ids(session: Session, table: Table, rows: list[dict[str, Any]], d
                                   connection_invalidated=lost, dialect=dialect, ismulti=True) from error
     finally:
         cursor.close()
-    if len(ids) != len(rows):
+    if returning and len(ids) != len(rows):
         raise RuntimeError(f"{table.name}: inserted {len(rows)} rows but was given {len(ids)} new ids")
     return ids
 
@@ -80,14 +102,19 @@ def executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """``session.execute(insert(table), rows)``, the same rows written. On SQLite the INSERT is written once per
     table and columns, and each row goes through the columns' own bind processors and Python defaults straight to
     the driver's executemany. SQLAlchemy's own executemany prepares every parameter set through its compiled
-    statement, which was about a fifth of a large import (bench/RESULTS.md run 18). A batch of ``STAGED_FROM_ROWS``
-    rows or more goes through a staging table (``_staging``) and into its table by one INSERT … SELECT. Rows with
-    differing keys go SQLAlchemy's way (which takes its columns from the first row)."""
+    statement, which was about a fifth of a large import (bench/RESULTS.md run 18). On both databases a batch of
+    ``STAGED_FROM_ROWS`` rows or more goes through a staging table (``_staging``; COPY on PostgreSQL) and into its
+    table by one INSERT … SELECT. Rows with differing keys go SQLAlchemy's way (which takes its columns from the
+    first row)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
     keys = tuple(rows[0])
-    if dialect.name != "sqlite" or any(row.keys() != rows[0].keys() for row in rows):
+    same_keys = all(row.keys() == rows[0].keys() for row in rows)
+    if dialect.name == "postgresql" and same_keys and len(rows) >= STAGED_FROM_ROWS:
+        _by_driver(session, table, rows, dialect, returning=False)
+        return
+    if dialect.name != "sqlite" or not same_keys:
         session.execute(insert(table), rows)
         return
     sql, parameters, columns = _compiled(table, keys, dialect)
@@ -122,20 +149,35 @@ class _Staging:
     empty: str
 
 
+# PostgreSQL: ``n`` new ids of a table's serial id column.
+_TAKE_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+
+
 @lru_cache(maxsize=64)
 def _staging(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Staging:
     """The statements that put rows into ``table`` through a staging table of the connection (temporary, kept for
     the next batch; one per table and columns): create it, fill it, copy it into the table in the order the rows
-    were given (``insert_rows`` reads the new ids back in that order), empty it. The staging table declares no column
-    types: a column with none keeps a value exactly as bound, so the table's own types convert it just as a direct
-    INSERT would."""
+    were given (``insert_rows`` reads the new ids back in that order), empty it. SQLite's staging table declares no
+    column types: a column with none keeps a value exactly as bound, so the table's own types convert it just as a
+    direct INSERT would. PostgreSQL's has the table's own column types, which COPY fills as an INSERT would, and the
+    rows are copied in the order of their ids when they bring them (``insert_rows``), else as stored."""
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column) for column in columns)
-    stage = f'temp.{quote(f"bulk_{table.name}_{len(columns)}_{hashlib.sha256(names.encode()).hexdigest()[:12]}")}'
+    name = quote(f"bulk_{table.name}_{len(columns)}_{hashlib.sha256(names.encode()).hexdigest()[:12]}")
+    target = quote(table.name)
     # Only our own table's and columns' names are in these statements, never a row's values.
+    if dialect.name == "postgresql":
+        stage = f"pg_temp.{name}"
+        return _Staging(
+            create=f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {names} FROM {target} WITH NO DATA",  # noqa: S608
+            fill=f"COPY {stage} ({names}) FROM STDIN",
+            copy=f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}"  # noqa: S608
+                 + (f" ORDER BY {quote('id')}" if "id" in columns else ""),
+            empty=f"TRUNCATE {stage}")
+    stage = f"temp.{name}"
     return _Staging(create=f"CREATE TABLE IF NOT EXISTS {stage} ({names})",
                     fill=f"INSERT INTO {stage} ({names}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
-                    copy=f"INSERT INTO main.{quote(table.name)} ({names}) SELECT {names} FROM {stage} "  # noqa: S608
+                    copy=f"INSERT INTO main.{target} ({names}) SELECT {names} FROM {stage} "  # noqa: S608
                          "ORDER BY rowid",
                     empty=f"DELETE FROM {stage}")  # noqa: S608
 

@@ -8,12 +8,13 @@ Each row's hash covers its own content and the previous row's hash. Writers lock
 row first (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
 writers), so two transactions can never both extend the same link and fork the chain.
 
-The order of locks (PostgreSQL): a transaction locks the rows it has changed before it first locks the chain head
-(reading the head flushes the session first). The deadline sweep, which claims deadlines with SKIP LOCKED and then
-takes the head, then never finds a transition holding the head while it waits for a deadline the sweep has claimed.
-A transaction that waits for a row while holding the head can still meet one that holds the row and waits for the
-head (the sweep escalating an incident a user is moving): PostgreSQL breaks such a deadlock by failing one of the
-two, and the pages and the API say so with a 409 (``app.errors.lost_to_concurrent_write``).
+The order of locks (PostgreSQL), so that two writers never wait for each other: first the rows a transaction
+changes (reading the head flushes the session, so they are written, and locked, before it), then the chain head,
+then the incident reference counter (``references.next_references`` takes the head first). The deadline sweep
+claims its deadlines, and the incidents it will move, with SKIP LOCKED, leaving to the next sweep an incident
+someone is changing: it never waits for a row while it holds the head. Should two writers still wait for each other
+(two rows of different incidents taken in opposite orders), PostgreSQL breaks the deadlock by failing one of them,
+and the pages and the API say so with a 409 (``app.errors.lost_to_concurrent_write``).
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
-def _lock_head(session: Session) -> AuditChainHead:
-    """The chain head, locked until the transaction ends. A transaction that writes several audit rows (a
+def lock_chain_head(session: Session) -> AuditChainHead:
+    """The chain head, locked until the transaction ends (taken by ``record_many``; taken first by the writers of a
+    lock that must come after it, ``references.next_references``). A transaction that writes several audit rows (a
     transition with its effects, a sweep batch) locks it once: the lock already held makes a second SELECT …
     FOR UPDATE pointless. Kept per innermost transaction, since rolling back a savepoint releases its locks."""
     connection = session.connection()
@@ -168,7 +170,7 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
         return []
     if any(e.incident is not None and e.incident.id is None for e in entries):
         session.flush()
-    head = _lock_head(session)
+    head = lock_chain_head(session)
     now = at or utcnow()
     origin = request_origin.get()
     previous = head.last_hash

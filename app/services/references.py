@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.services import audit
+
 PREFIX = "BD"
 
 
@@ -27,6 +29,9 @@ def next_references(session: Session, year: int, count: int) -> list[str]:
     on by ``count`` and the numbers below it are this transaction's, gap-free and in order."""
     if count < 1:
         return []
+    # The audit chain head before the counter: every writer that takes both takes them in this order (see
+    # app.services.audit), and every opening writes an audit row anyway.
+    audit.lock_chain_head(session)
     last = session.execute(_TAKE, {"year": year, "count": count}).scalar_one()
     return [format_reference(year, number) for number in range(last - count + 1, last + 1)]
 

@@ -159,6 +159,66 @@ def test_unremoved_post_is_marked_non_compliant_and_escalated_to_formal_action_o
     assert len(audit_rows(db, removal, "deadline.breached")) == 1
 
 
+def test_a_sweep_leaves_an_incident_someone_is_changing_to_the_next_sweep_instead_of_waiting_for_it(
+        db, make, registry, dialect):
+    """PostgreSQL: a user's transaction has the incident locked (its step's UPDATE) and will want the audit chain head
+    next. A sweep that waited for that incident while holding the head would deadlock with it; the sweep claims the
+    incidents it moves with SKIP LOCKED instead, and the next sweep escalates it."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from app.extensions import db as database
+
+    if dialect != "postgresql":
+        pytest.skip("SQLite's writers take the whole database in turn: a sweep never meets a user's row lock")
+    comms = make.user("comms", team="communications")
+    requested = utc(2026, 3, 10, 10, 0)
+    removal = removal_requested(db, registry, comms, at=requested, patient_info=False)
+    removal_id, passed = removal.id, deadline(removal, "comply").due_at + timedelta(minutes=1)
+    swept = threading.Event()
+    failures: list[BaseException] = []
+    with database.engine.connect() as user, database.engine.connect() as watcher:
+        user.exec_driver_sql("SET deadlock_timeout = '20s'")  # should they deadlock, the sweep is the one failed
+        user.exec_driver_sql("SET lock_timeout = '20s'")
+        user.execute(text("UPDATE incidents SET title = title WHERE id = :id"), {"id": removal_id})
+        user_pid = user.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+        def then_want_the_chain_head() -> None:
+            try:
+                give_up = time.monotonic() + 20
+                while not swept.is_set() and time.monotonic() < give_up:
+                    waiting = watcher.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database() AND pid <> :user"), {"user": user_pid}).scalar()
+                    watcher.rollback()
+                    if waiting:  # the sweep waits for the incident: now the user waits for the head
+                        break
+                    time.sleep(0.02)
+                user.execute(text("SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+            finally:
+                user.rollback()
+
+        thread = threading.Thread(target=then_want_the_chain_head)
+        thread.start()
+        try:
+            first = sweep(db, registry, passed)
+        finally:
+            swept.set()
+            thread.join(timeout=30)
+    assert not thread.is_alive() and not failures, failures
+    assert (first.breaches, first.escalations) == (0, [])
+    db.expire_all()
+    assert db.get(Incident, removal_id).state == "awaiting_compliance"
+
+    second = sweep(db, registry, passed + timedelta(minutes=1))
+    assert second.breaches == 1 and len(second.escalations) == 1
+    assert db.get(Incident, removal_id).state == "non_compliant"
+
+
 def test_patient_identifying_post_must_come_down_within_four_hours(db, make, registry):
     comms = make.user("comms", team="communications")
     requested = utc(2026, 3, 10, 10, 0)

@@ -238,6 +238,20 @@ def test_the_step_an_incident_takes_as_it_is_opened_is_written_in_one_flush(app:
         AuditEvent.incident_id == incident.id, AuditEvent.action == "incident.transition")) == 1
 
 
+def test_an_opening_takes_the_audit_chain_head_before_the_reference_counter(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """Every writer takes the two in the same order, so two openings (or a sweep opening linked incidents while it
+    holds the head) never wait for each other (see app.services.audit on the order of locks)."""
+    registry = registry_of(app)
+    admin = make.user("admin")
+    with recording(db) as recorded:
+        open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="A post"), actor=admin)
+        db.commit()
+    statements = recorded.statements
+    head = next(n for n, s in enumerate(statements) if s.startswith("SELECT audit_chain_head."))
+    counter = next(n for n, s in enumerate(statements) if s.startswith("INSERT INTO reference_counters"))
+    assert head < counter, statements
+
+
 def test_a_guard_refusal_changes_nothing(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     registry = registry_of(app)
     incident = open_one(db, registry, make.user("admin"), post=False)

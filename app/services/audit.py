@@ -8,13 +8,16 @@ Each row's hash covers its own content and the previous row's hash. Writers lock
 row first (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
 writers), so two transactions can never both extend the same link and fork the chain.
 
-The order of locks (PostgreSQL), so that two writers never wait for each other: first the rows a transaction
-changes (reading the head flushes the session, so they are written, and locked, before it), then the chain head,
-then the incident reference counter (``references.next_references`` takes the head first). The deadline sweep
-claims its deadlines, and the incidents it will move, with SKIP LOCKED, leaving to the next sweep an incident
-someone is changing: it never waits for a row while it holds the head. Should two writers still wait for each other
-(two rows of different incidents taken in opposite orders), PostgreSQL breaks the deadlock by failing one of them,
-and the pages and the API say so with a 409 (``app.errors.lost_to_concurrent_write``).
+The order of locks (PostgreSQL), so that writers do not wait for each other in a circle: first the rows a
+transaction changes (reading the head flushes the session, so they are written, and locked, before it), then the
+chain head, then the incident reference counter (``references.next_references`` takes the head first; an opening
+then inserts its own new rows, which nobody else can be waiting for). The deadline sweep claims its deadlines, and
+the incidents it will move, with SKIP LOCKED (the incidents FOR NO KEY UPDATE, which rows added elsewhere that point
+at them do not wait for), and leaves an incident someone is changing, with its deadlines, to the next sweep, letting
+go of the locks it had taken on them. Cases left, all rare: the reminders pass still locks the deadlines it works
+on, whatever their incident; a new workflow version's first two openings at the same moment. Should two writers
+still wait for each other, PostgreSQL breaks the deadlock by failing one of them: a worker tries again at its next
+round, and the pages and the API answer 409 (``app.errors.lost_to_concurrent_write``).
 """
 
 from __future__ import annotations

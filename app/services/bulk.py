@@ -61,22 +61,30 @@ def _by_driver(session: Session, table: Table, rows: list[dict[str, Any]], diale
     driver_connection = connection.connection.dbapi_connection
     cursor = driver_connection.cursor()  # type: ignore[union-attr]
     ids: list[int] = []
+    statement = sql  # the one the driver is running, for the error
     try:
-        if len(rows) >= STAGED_FROM_ROWS:
+        if len(rows) >= STAGED_FROM_ROWS and "id" not in columns:
             staged = ("id", *columns) if returning else columns
             stage = _staging(table, staged, dialect)
             if returning:
                 # The new ids are taken first, in ascending order, and given to the rows in order: which row gets
                 # which id never depends on the order an INSERT … SELECT happens to write them in.
-                cursor.execute(_TAKE_IDS, (table.name, len(rows)))
+                statement = _TAKE_IDS
+                cursor.execute(statement, (table.name, len(rows)))
                 ids = sorted(row[0] for row in cursor.fetchall())
-            cursor.execute(stage.create)
-            with cursor.copy(stage.fill) as copy:
+                if None in ids:
+                    raise RuntimeError(f"{table.name}.id has no sequence to take new ids from")
+            statement = stage.create
+            cursor.execute(statement)
+            statement = stage.fill
+            with cursor.copy(statement) as copy:
                 for position, named in enumerate(values):
                     row_values = [named[column] for column in columns]  # type: ignore[call-overload]
-                    copy.write_row([ids[position], *row_values] if returning else row_values)
-            cursor.execute(stage.copy)
-            cursor.execute(stage.empty)
+                    copy.write_row([*([ids[position]] if returning else []), *row_values, position])
+            statement = stage.copy
+            cursor.execute(statement)
+            statement = stage.empty
+            cursor.execute(statement)
         else:
             cursor.executemany(sql, values, returning=returning)
             while returning:
@@ -89,7 +97,7 @@ def _by_driver(session: Session, table: Table, rows: list[dict[str, Any]], diale
         lost = dialect.is_disconnect(error, driver_connection, cursor)
         if lost:
             connection.invalidate(error)
-        raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+        raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
                                   connection_invalidated=lost, dialect=dialect, ismulti=True) from error
     finally:
         cursor.close()
@@ -149,7 +157,7 @@ class _Staging:
     empty: str
 
 
-# PostgreSQL: ``n`` new ids of a table's serial id column.
+# PostgreSQL: ``n`` new ids of a table's serial id column (NULL for a table whose id has no sequence).
 _TAKE_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
 
 
@@ -157,10 +165,11 @@ _TAKE_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_seri
 def _staging(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Staging:
     """The statements that put rows into ``table`` through a staging table of the connection (temporary, kept for
     the next batch; one per table and columns): create it, fill it, copy it into the table in the order the rows
-    were given (``insert_rows`` reads the new ids back in that order), empty it. SQLite's staging table declares no
-    column types: a column with none keeps a value exactly as bound, so the table's own types convert it just as a
-    direct INSERT would. PostgreSQL's has the table's own column types, which COPY fills as an INSERT would, and the
-    rows are copied in the order of their ids when they bring them (``insert_rows``), else as stored."""
+    were given, empty it. SQLite's staging table declares no column types: a column with none keeps a value exactly
+    as bound, so the table's own types convert it just as a direct INSERT would; its rowids follow the order the
+    rows were given, and ``insert_rows`` reads the new ids back in that order. PostgreSQL's has the table's own
+    column types, which COPY fills as an INSERT would, and a last column for each row's position: PostgreSQL does
+    not always store the rows in the order they were copied."""
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column) for column in columns)
     name = quote(f"bulk_{table.name}_{len(columns)}_{hashlib.sha256(names.encode()).hexdigest()[:12]}")
@@ -169,10 +178,10 @@ def _staging(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Stagi
     if dialect.name == "postgresql":
         stage = f"pg_temp.{name}"
         return _Staging(
-            create=f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {names} FROM {target} WITH NO DATA",  # noqa: S608
-            fill=f"COPY {stage} ({names}) FROM STDIN",
-            copy=f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}"  # noqa: S608
-                 + (f" ORDER BY {quote('id')}" if "id" in columns else ""),
+            create=f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {names}, 0 AS bulk_position FROM {target} "  # noqa: S608
+                   "WITH NO DATA",
+            fill=f"COPY {stage} ({names}, bulk_position) FROM STDIN",
+            copy=f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage} ORDER BY bulk_position",  # noqa: S608
             empty=f"TRUNCATE {stage}")
     stage = f"temp.{name}"
     return _Staging(create=f"CREATE TABLE IF NOT EXISTS {stage} ({names})",

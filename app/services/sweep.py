@@ -210,29 +210,37 @@ def passed_unmarked(now: datetime) -> Select[Any]:
 
 
 def _claim_passed(session: Session, now: datetime, recipients: Recipients,
-                  left: set[int]) -> list[PassedDeadline] | None:
+                  busy: set[int]) -> list[PassedDeadline] | None:
     """The next batch of passed deadlines, locked (``SKIP LOCKED``: another worker takes the next ones); None when
-    none is left. The incidents a deadline moves or reassigns are loaded whole and locked too, skipping any that
-    someone is changing right now: such an incident's deadlines are left to the next sweep (their ids are added to
-    ``left``, which later batches leave out). Waiting for it instead, while holding the audit chain head, could
-    deadlock with the user, who waits for the head (PostgreSQL; see app.services.audit on the order of locks). The
+    none is left. The incidents a deadline moves or reassigns are loaded whole and locked too (FOR NO KEY UPDATE, which
+    rows added elsewhere that point at the incident do not wait for), skipping any that someone is changing right now:
+    such an incident is added to ``busy`` and left, with all its deadlines, to the next sweep, and the claim is taken
+    again without it, in a savepoint rolled back so as to let go of the deadlines it had locked (whoever holds the
+    incident may be about to change them). Waiting for such an incident while holding the audit chain head could
+    deadlock with its holder, who will want the head (PostgreSQL; see app.services.audit on the order of locks). The
     other incidents come with the shares and case files that decide who may read them, each kind in one
     statement."""
-    claim = passed_unmarked(now)
-    if left:
-        claim = claim.where(Deadline.id.not_in(left))
-    rows = session.execute(_next_batch(claim)).all()
-    if not rows:
-        return None
-    changing = {row.incident_id for row in rows if any(rule in (row.on_breach or {}) for rule in MOVES_INCIDENT)}
-    whole: dict[int, Incident] = {}
-    if changing:
-        whole = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(changing))
-                                                  .options(selectinload(Incident.shares))
-                                                  .with_for_update(skip_locked=True, of=Incident))}
-        if busy := changing - whole.keys():
-            left.update(row.id for row in rows if row.incident_id in busy)
-            rows = [row for row in rows if row.incident_id not in busy]
+    while True:
+        claim = passed_unmarked(now)
+        if busy:
+            claim = claim.where(Deadline.incident_id.not_in(busy))
+        savepoint = session.begin_nested()
+        rows = session.execute(_next_batch(claim)).all()
+        if not rows:
+            savepoint.commit()
+            return None
+        changing = {row.incident_id for row in rows if any(rule in (row.on_breach or {}) for rule in MOVES_INCIDENT)}
+        whole: dict[int, Incident] = {}
+        if changing:
+            whole = {i.id: i for i in session.scalars(
+                select(Incident).where(Incident.id.in_(changing)).options(selectinload(Incident.shares))
+                .with_for_update(skip_locked=True, key_share=True, of=Incident))}
+        if taken := changing - whole.keys():
+            savepoint.rollback()
+            busy.update(taken)
+            continue
+        savepoint.commit()
+        break
     plain: dict[int, PassedIncident] = {}
     for row in rows:
         if row.incident_id not in whole and row.incident_id not in plain:
@@ -411,10 +419,8 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
     # The plain rows told about so far: an e-mail names the incident's step when the pass ends, so one that a later
     # batch moves must not name the step it was read in.
     told_plain: dict[int, PassedIncident] = {}
-    left: set[int] = set()  # the deadlines of incidents someone else was changing: the next sweep's
-    while (batch := _claim_passed(session, now, recipients, left)) is not None:
-        if not batch:
-            continue
+    busy: set[int] = set()  # incidents someone else was changing: the next sweep's
+    while (batch := _claim_passed(session, now, recipients, busy)) is not None:
         # The batch's marks in one statement; a deadline the session holds is told the value is stored, so a
         # later flush does not write it again and whoever holds it reads it.
         session.execute(update(Deadline.__table__).where(Deadline.__table__.c.id.in_([d.id for d in batch]))

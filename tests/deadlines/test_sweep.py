@@ -159,11 +159,10 @@ def test_unremoved_post_is_marked_non_compliant_and_escalated_to_formal_action_o
     assert len(audit_rows(db, removal, "deadline.breached")) == 1
 
 
-def test_a_sweep_leaves_an_incident_someone_is_changing_to_the_next_sweep_instead_of_waiting_for_it(
-        db, make, registry, dialect):
-    """PostgreSQL: a user's transaction has the incident locked (its step's UPDATE) and will want the audit chain head
-    next. A sweep that waited for that incident while holding the head would deadlock with it; the sweep claims the
-    incidents it moves with SKIP LOCKED instead, and the next sweep escalates it."""
+def _sweep_beside(db, registry, passed: datetime, first: str, then: str, incident_id: int):  # type: ignore[no-untyped-def]
+    """A sweep as of ``passed`` while another transaction (a user's) runs ``first``, then, once the sweep waits for
+    a lock (or has finished), ``then``. Should the two deadlock, PostgreSQL fails the sweep: the other side's
+    deadlock_timeout is the longer."""
     import threading
     import time
 
@@ -171,21 +170,15 @@ def test_a_sweep_leaves_an_incident_someone_is_changing_to_the_next_sweep_instea
 
     from app.extensions import db as database
 
-    if dialect != "postgresql":
-        pytest.skip("SQLite's writers take the whole database in turn: a sweep never meets a user's row lock")
-    comms = make.user("comms", team="communications")
-    requested = utc(2026, 3, 10, 10, 0)
-    removal = removal_requested(db, registry, comms, at=requested, patient_info=False)
-    removal_id, passed = removal.id, deadline(removal, "comply").due_at + timedelta(minutes=1)
     swept = threading.Event()
     failures: list[BaseException] = []
     with database.engine.connect() as user, database.engine.connect() as watcher:
-        user.exec_driver_sql("SET deadlock_timeout = '20s'")  # should they deadlock, the sweep is the one failed
+        user.exec_driver_sql("SET deadlock_timeout = '20s'")
         user.exec_driver_sql("SET lock_timeout = '20s'")
-        user.execute(text("UPDATE incidents SET title = title WHERE id = :id"), {"id": removal_id})
+        user.execute(text(first), {"id": incident_id})
         user_pid = user.exec_driver_sql("SELECT pg_backend_pid()").scalar()
 
-        def then_want_the_chain_head() -> None:
+        def and_then() -> None:
             try:
                 give_up = time.monotonic() + 20
                 while not swept.is_set() and time.monotonic() < give_up:
@@ -193,29 +186,96 @@ def test_a_sweep_leaves_an_incident_someone_is_changing_to_the_next_sweep_instea
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND datname = current_database() AND pid <> :user"), {"user": user_pid}).scalar()
                     watcher.rollback()
-                    if waiting:  # the sweep waits for the incident: now the user waits for the head
+                    if waiting:
                         break
                     time.sleep(0.02)
-                user.execute(text("SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+                user.execute(text(then), {"id": incident_id})
             except BaseException as error:  # noqa: BLE001 - reported below
                 failures.append(error)
             finally:
                 user.rollback()
 
-        thread = threading.Thread(target=then_want_the_chain_head)
+        thread = threading.Thread(target=and_then)
         thread.start()
         try:
-            first = sweep(db, registry, passed)
+            report = sweep(db, registry, passed)
         finally:
             swept.set()
             thread.join(timeout=30)
     assert not thread.is_alive() and not failures, failures
+    return report
+
+
+_HEAD = "SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"
+
+
+def test_a_sweep_leaves_an_incident_someone_is_changing_to_the_next_sweep_instead_of_waiting_for_it(
+        db, make, registry, dialect):
+    """PostgreSQL: a user's transaction has the incident locked (its step's UPDATE) and will want the audit chain head
+    next. A sweep that waited for that incident while holding the head would deadlock with it; the sweep claims the
+    incidents it moves with SKIP LOCKED instead, and the next sweep escalates it."""
+    if dialect != "postgresql":
+        pytest.skip("SQLite's writers take the whole database in turn: a sweep never meets a user's row lock")
+    comms = make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=utc(2026, 3, 10, 10, 0), patient_info=False)
+    removal_id, passed = removal.id, deadline(removal, "comply").due_at + timedelta(minutes=1)
+
+    first = _sweep_beside(db, registry, passed, "UPDATE incidents SET title = title WHERE id = :id", _HEAD,
+                          removal_id)
+
     assert (first.breaches, first.escalations) == (0, [])
     db.expire_all()
     assert db.get(Incident, removal_id).state == "awaiting_compliance"
-
     second = sweep(db, registry, passed + timedelta(minutes=1))
     assert second.breaches == 1 and len(second.escalations) == 1
+    assert db.get(Incident, removal_id).state == "non_compliant"
+
+
+def test_a_sweep_lets_go_of_the_deadlines_of_an_incident_it_leaves(db, make, registry, dialect):
+    """PostgreSQL: the deadlines of an incident someone is changing are not kept locked by the sweep that leaves it
+    (the one changing it may be about to stop them: a second sweep escalating that incident would otherwise wait
+    for them while holding the audit chain head)."""
+    from sqlalchemy import text
+
+    from app.extensions import db as database
+
+    if dialect != "postgresql":
+        pytest.skip("SQLite's writers take the whole database in turn: a sweep never meets a user's row lock")
+    comms = make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=utc(2026, 3, 10, 10, 0), patient_info=False)
+    due = deadline(removal, "comply").due_at
+    removal_id, passed = removal.id, due + timedelta(minutes=1)
+    sweep(db, registry, due - timedelta(hours=1))  # its reminder goes: the later sweep's reminders leave it alone
+    with database.engine.connect() as user, database.engine.connect() as probe:
+        user.execute(text("UPDATE incidents SET title = title WHERE id = :id"), {"id": removal_id})
+        try:
+            with frozen_at(passed):
+                report = run_sweep(db, registry, passed)  # not committed: its locks are still held
+            free = probe.execute(text("SELECT id FROM deadlines WHERE incident_id = :id FOR UPDATE NOWAIT"),
+                                 {"id": removal_id}).all()
+        finally:
+            probe.rollback()
+            db.rollback()
+            user.rollback()
+    assert report.breaches == 0 and len(free) == 1
+
+
+def test_a_sweep_does_not_block_rows_added_that_point_at_the_incident_it_moves(db, make, registry, dialect):
+    """PostgreSQL: someone holding the audit chain head adds an audit row about the incident (its foreign key takes a
+    KEY SHARE lock on the incident) while the sweep, which has locked that incident to move it, waits for the head.
+    The sweep's lock (FOR NO KEY UPDATE) lets the row in, so the two do not deadlock."""
+    if dialect != "postgresql":
+        pytest.skip("SQLite's writers take the whole database in turn: a sweep never meets a user's row lock")
+    comms = make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=utc(2026, 3, 10, 10, 0), patient_info=False)
+    removal_id, passed = removal.id, deadline(removal, "comply").due_at + timedelta(minutes=1)
+
+    report = _sweep_beside(db, registry, passed, _HEAD,
+                           "INSERT INTO audit_events (at, actor_label, action, incident_id, data, prev_hash, hash) "
+                           "VALUES (now(), 'someone', 'incident.commented', :id, '{}', 'x', 'y')", removal_id)
+
+    assert report.breaches == 1 and len(report.escalations) == 1
+    db.expire_all()
     assert db.get(Incident, removal_id).state == "non_compliant"
 
 

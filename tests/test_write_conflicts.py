@@ -2,8 +2,6 @@
 its busy timeout runs out — is told so and asked to try again: a 409, nothing saved, never a 500."""
 
 import sqlite3
-import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -15,45 +13,16 @@ from app.extensions import db as database
 from app.models import AuditEvent, Incident, User
 from app.services.incidents import OpenRequest, open_incident
 from tests.api.conftest import token_for
+from tests.concurrent_writer import beside_another_writer
 from tests.conftest import csrf_token, login
 
 
 def _deadlocked(incident_id: int, send: Callable[[], object]) -> object:
     """``send()`` — a request that moves the incident — while another transaction holds the audit chain head and,
     once the request is waiting for that head, asks for the incident's row, which the request has already locked.
-    Each waits for the other. The other side's ``deadlock_timeout`` is long, so the request's own check (after
-    PostgreSQL's default second) finds the deadlock and fails the request's transaction."""
-    engine = database.engine
-    with engine.connect() as other, engine.connect() as watcher:
-        other.exec_driver_sql("SET deadlock_timeout = '20s'")
-        other.exec_driver_sql("SET lock_timeout = '20s'")  # never hang the suite if the request does not lock
-        other.execute(text("SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
-        other_pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        failures: list[BaseException] = []
-
-        def take_the_incident_once_the_request_waits() -> None:
-            try:
-                give_up = time.monotonic() + 20
-                while time.monotonic() < give_up:
-                    waiting = watcher.execute(text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database() AND pid <> :other"), {"other": other_pid}).scalar()
-                    watcher.rollback()
-                    if waiting:
-                        break
-                    time.sleep(0.02)
-                other.execute(text("UPDATE incidents SET title = title WHERE id = :id"), {"id": incident_id})
-            except BaseException as error:  # noqa: BLE001 - reported by the test below
-                failures.append(error)
-            finally:
-                other.rollback()  # whatever happened, the request is not left waiting for the chain head
-
-        thread = threading.Thread(target=take_the_incident_once_the_request_waits)
-        thread.start()
-        response = send()
-        thread.join(timeout=30)
-    assert not thread.is_alive() and not failures, failures
-    return response
+    Each waits for the other, and PostgreSQL fails the request's transaction."""
+    return beside_another_writer("SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE",
+                                 "UPDATE incidents SET title = title WHERE id = :id", {"id": incident_id}, send)
 
 
 def _untouched(db, incident_id: int) -> None:

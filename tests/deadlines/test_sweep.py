@@ -160,50 +160,11 @@ def test_unremoved_post_is_marked_non_compliant_and_escalated_to_formal_action_o
 
 
 def _sweep_beside(db, registry, passed: datetime, first: str, then: str, incident_id: int):  # type: ignore[no-untyped-def]
-    """A sweep as of ``passed`` while another transaction (a user's) runs ``first``, then, once the sweep waits for
-    a lock (or has finished), ``then``. Should the two deadlock, PostgreSQL fails the sweep: the other side's
-    deadlock_timeout is the longer."""
-    import threading
-    import time
+    """A sweep as of ``passed`` while a user's transaction runs ``first`` and then, once the sweep waits for a lock
+    (or has finished), ``then``. Should the two deadlock, PostgreSQL fails the sweep."""
+    from tests.concurrent_writer import beside_another_writer
 
-    from sqlalchemy import text
-
-    from app.extensions import db as database
-
-    swept = threading.Event()
-    failures: list[BaseException] = []
-    with database.engine.connect() as user, database.engine.connect() as watcher:
-        user.exec_driver_sql("SET deadlock_timeout = '20s'")
-        user.exec_driver_sql("SET lock_timeout = '20s'")
-        user.execute(text(first), {"id": incident_id})
-        user_pid = user.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-
-        def and_then() -> None:
-            try:
-                give_up = time.monotonic() + 20
-                while not swept.is_set() and time.monotonic() < give_up:
-                    waiting = watcher.execute(text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database() AND pid <> :user"), {"user": user_pid}).scalar()
-                    watcher.rollback()
-                    if waiting:
-                        break
-                    time.sleep(0.02)
-                user.execute(text(then), {"id": incident_id})
-            except BaseException as error:  # noqa: BLE001 - reported below
-                failures.append(error)
-            finally:
-                user.rollback()
-
-        thread = threading.Thread(target=and_then)
-        thread.start()
-        try:
-            report = sweep(db, registry, passed)
-        finally:
-            swept.set()
-            thread.join(timeout=30)
-    assert not thread.is_alive() and not failures, failures
-    return report
+    return beside_another_writer(first, then, {"id": incident_id}, lambda: sweep(db, registry, passed))
 
 
 _HEAD = "SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"

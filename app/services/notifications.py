@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -70,9 +71,15 @@ class Overdue:
     due_at: datetime
     # Read once from the incident: a digest sorts by it, and a sweep's digests hold a hundred thousand items.
     reference: str = field(init=False)
+    # Where it stands in a digest, soonest due first (a tuple made once, not by a Python key function per sort).
+    order: tuple[datetime, str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reference", self.incident.reference)
+        object.__setattr__(self, "order", (self.due_at, self.reference, self.title))
+
+
+_DIGEST_ORDER = attrgetter("order")
 
 
 def overdue_message(overdue: Overdue, base_url: str = BASE_URL_MARKER) -> tuple[str, str]:
@@ -82,7 +89,7 @@ def overdue_message(overdue: Overdue, base_url: str = BASE_URL_MARKER) -> tuple[
 def overdue_digest(items: list[Overdue], base_url: str = BASE_URL_MARKER) -> tuple[str, str]:
     """One e-mail for several deadlines that passed in the same sweep, soonest due first: after a worker outage a
     team must not receive a message per deadline. Like every message, it names no case details."""
-    ordered = sorted(items, key=lambda item: (item.due_at, item.reference, item.title))
+    ordered = sorted(items, key=_DIGEST_ORDER)
     subject = f"[Breachdesk] Overdue: {len(items)} deadlines have passed"
     lines = [f"{len(items)} deadlines have passed on incidents you look after or that were escalated to you:", ""]
     for item in ordered[:DIGEST_LIMIT]:

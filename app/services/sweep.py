@@ -9,14 +9,19 @@ harmless.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, cast
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Text, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.identity import IdentityMap
 from sqlalchemy.orm.util import identity_key
 
 from app.clock import utcnow
@@ -94,9 +99,10 @@ class Recipients:
     def for_incident(self, incident: Incident | PassedIncident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
         assignee = None
-        if incident.assignee_id is not None:
-            self.load_users([incident.assignee_id])
-            assignee = self._users[incident.assignee_id]
+        if (assignee_id := incident.assignee_id) is not None:
+            if assignee_id not in self._users:  # the claim has read a batch's assignees already
+                self.load_users([assignee_id])
+            assignee = self._users[assignee_id]
         if assignee is not None and assignee.active and can_view(assignee, incident):
             return [assignee]
         if incident.team_id is None:
@@ -126,34 +132,75 @@ class OverdueNotices:
     """Who is told which deadlines passed, gathered over a whole breach pass so that each person gets one e-mail
     a sweep: the deadline's own notice when only one of theirs passed, a digest when several did (a worker that was
     down for an hour must not send everyone in a team a message per deadline; at a million incidents one sweep
-    used to queue 134,000)."""
+    used to queue 134,000).
+
+    The deadlines are filed by audience, the list of people told of them, not person by person: an incident nobody
+    is assigned goes to everyone in its team who may read it, and a thousand such deadlines filed under each of a
+    hundred people were most of the notices' cost. People told of exactly the same deadlines share one wording."""
 
     def __init__(self) -> None:
-        self._told: dict[int, tuple[User, dict[str, notifications.Overdue]]] = {}  # user id -> (user, key -> item)
+        self._by_audience: dict[tuple[User, ...], dict[str, notifications.Overdue]] = {}  # audience -> key -> item
 
     def add(self, users: list[User], deadline: Deadline | PassedDeadline) -> None:
+        if not users:
+            return
+        audience = tuple(users)
+        told = self._by_audience.get(audience)
+        if told is None:
+            told = self._by_audience[audience] = {}
         key = overdue_key(deadline)
-        overdue = notifications.Overdue(deadline.incident, deadline.title, deadline.due_at)
-        told = self._told
-        for user in users:
-            entry = told.get(user.id)
-            if entry is None:
-                entry = told[user.id] = (user, {})
-            entry[1].setdefault(key, overdue)
+        if key not in told:
+            told[key] = notifications.Overdue(deadline.incident, deadline.title, deadline.due_at)
 
     def messages(self) -> list[notifications.Message]:
+        told_by: dict[int, tuple[User, list[dict[str, notifications.Overdue]]]] = {}  # user id -> (user, filings)
+        for audience, told in self._by_audience.items():
+            for user in audience:
+                entry = told_by.get(user.id)
+                if entry is None:
+                    told_by[user.id] = (user, [told])
+                else:
+                    entry[1].append(told)
+        worded: dict[tuple[int, ...], _Wording] = {}  # the filings' identities -> their wording
         messages = []
-        for user, told in self._told.values():
-            if len(told) == 1:
-                [(key, overdue)] = told.items()
-                subject, body = notifications.overdue_message(overdue)
-                messages.append(notifications.Message(user, overdue.incident, subject, body, f"{key}:user:{user.id}"))
-                continue
-            subject, body = notifications.overdue_digest(list(told.values()))
-            # The same deadlines and due times make the same key: a digest is queued once, whichever worker writes it.
-            digest = hashlib.sha256("\n".join(sorted(told)).encode()).hexdigest()
-            messages.append(notifications.Message(user, None, subject, body, f"overdue-digest:{digest}:user:{user.id}"))
+        for user, filings in told_by.values():
+            same = tuple(map(id, filings))
+            wording = worded.get(same)
+            if wording is None:
+                wording = worded[same] = _Wording.of(_merged(filings))
+            messages.append(notifications.Message(user, wording.incident, wording.subject, wording.body,
+                                                  f"{wording.key}:user:{user.id}"))
         return messages
+
+
+def _merged(filings: list[dict[str, notifications.Overdue]]) -> dict[str, notifications.Overdue]:
+    if len(filings) == 1:
+        return filings[0]
+    merged: dict[str, notifications.Overdue] = {}
+    for told in filings:
+        merged.update(told)  # one deadline's items are alike, whichever audience filed them
+    return merged
+
+
+@dataclass(frozen=True)
+class _Wording:
+    """One overdue e-mail's text and dedupe key (without its recipient)."""
+
+    incident: notifications.Notifiable | None
+    subject: str
+    body: str
+    key: str
+
+    @classmethod
+    def of(cls, told: dict[str, notifications.Overdue]) -> _Wording:
+        if len(told) == 1:
+            [(key, overdue)] = told.items()
+            subject, body = notifications.overdue_message(overdue)
+            return cls(overdue.incident, subject, body, key)
+        subject, body = notifications.overdue_digest(list(told.values()))
+        # The same deadlines and due times make the same key: a digest is queued once, whichever worker writes it.
+        digest = hashlib.sha256("\n".join(sorted(told)).encode()).hexdigest()
+        return cls(None, subject, body, f"overdue-digest:{digest}")
 
 
 @dataclass
@@ -178,8 +225,7 @@ class PassedIncident:
     shares: list[IncidentShare] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class PassedDeadline:
+class PassedDeadline(NamedTuple):
     """A claimed deadline, as a plain row, with its incident: a ``PassedIncident``, or the ``Incident`` itself
     when one of the batch's deadlines moves or reassigns it (``MOVES_INCIDENT``), so that the escalation works on
     the ORM object and an e-mail names the step it was moved to."""
@@ -188,7 +234,7 @@ class PassedDeadline:
     key: str
     title: str
     due_at: datetime
-    on_breach: dict[str, Any] | None
+    on_breach: Mapping[str, Any] | None  # shared between deadlines of the same rule: read only
     incident: PassedIncident | Incident
 
 
@@ -196,15 +242,30 @@ class PassedDeadline:
 MOVES_INCIDENT = ("transition", "reassign")
 
 
-_PASSED_INCIDENT = (Incident.id.label("incident_id"), Incident.reference, Incident.state, Incident.workflow_version,
-                    *(getattr(Incident, column) for column in VISIBILITY_COLUMNS))
+@lru_cache(maxsize=1024)
+def _breach_rule(stored: str | None) -> Mapping[str, Any] | None:
+    """A deadline's ``on_breach`` as stored, decoded once per distinct text: a sweep reads the same few rules on
+    ten thousand deadlines, and decoding each row's copy was a tenth of the claim. Read-only, since it is shared."""
+    rule = None if stored is None else json.loads(stored)
+    return None if rule is None else MappingProxyType(rule)  # a rule stored as JSON null is no rule
+
+
+# The incident's columns a PassedIncident is made of, by name: the claim selects them in this order after the
+# deadline's, and builds each PassedIncident from the same names.
+_PASSED_INCIDENT = ("reference", "state", "workflow_version", *VISIBILITY_COLUMNS)
+# The deadline's columns: a PassedDeadline's first fields, in its order, then the rule as text (decoded by
+# _breach_rule: of a JSON column, each row's copy would be decoded on its own) and the incident's id.
+_RULE_AT = PassedDeadline._fields.index("on_breach")
+_PASSED_DEADLINE = (*(getattr(Deadline, name) for name in PassedDeadline._fields[:_RULE_AT]),
+                    sql_cast(Deadline.on_breach, Text).label("on_breach"), Deadline.incident_id)
+_INCIDENT_AT = len(_PASSED_DEADLINE)
 
 
 def passed_unmarked(now: datetime) -> Select[Any]:
     """The running deadlines due by ``now`` and not yet marked breached, as plain rows with their incidents' columns,
     in the order the breach pass takes them (through the partial index ix_deadlines_unbreached_due, which
     ``unbreached()`` reaches). Of ORM attributes, so that running it flushes the session first."""
-    return (select(Deadline.id, Deadline.key, Deadline.title, Deadline.due_at, Deadline.on_breach, *_PASSED_INCIDENT)
+    return (select(*_PASSED_DEADLINE, *(getattr(Incident, column) for column in _PASSED_INCIDENT))
             .join_from(Deadline, Incident, Incident.id == Deadline.incident_id)
             .where(unbreached(), Deadline.due_at <= now).order_by(Deadline.due_at, Deadline.id))
 
@@ -229,7 +290,9 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients,
         if not rows:
             savepoint.commit()
             return None
-        changing = {row.incident_id for row in rows if any(rule in (row.on_breach or {}) for rule in MOVES_INCIDENT)}
+        rules = [_breach_rule(row.on_breach) for row in rows]
+        changing = {row.incident_id for row, rule in zip(rows, rules, strict=True)
+                    if rule is not None and any(step in rule for step in MOVES_INCIDENT)}
         whole: dict[int, Incident] = {}
         if changing:
             whole = {i.id: i for i in session.scalars(
@@ -241,12 +304,12 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients,
             continue
         savepoint.commit()
         break
+    incidents: dict[int, PassedIncident | Incident] = dict(whole)
     plain: dict[int, PassedIncident] = {}
     for row in rows:
-        if row.incident_id not in whole and row.incident_id not in plain:
-            plain[row.incident_id] = PassedIncident(
-                id=row.incident_id, reference=row.reference, state=row.state, workflow_version=row.workflow_version,
-                **{column: row._mapping[column] for column in VISIBILITY_COLUMNS})
+        if (incident_id := row.incident_id) not in incidents:
+            incidents[incident_id] = plain[incident_id] = PassedIncident(
+                incident_id, **dict(zip(_PASSED_INCIDENT, row[_INCIDENT_AT:], strict=True)))
     if plain:
         for share in session.scalars(select(IncidentShare).where(IncidentShare.incident_id.in_(plain))):
             plain[share.incident_id].shares.append(share)
@@ -258,8 +321,8 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients,
             if incident.case_file_id is not None:
                 incident.case_file = case_files[incident.case_file_id]
     recipients.load_users(row.assignee_id for row in rows)
-    return [PassedDeadline(row.id, row.key, row.title, row.due_at, row.on_breach,
-                           whole.get(row.incident_id) or plain[row.incident_id]) for row in rows]
+    return [PassedDeadline(*row[:_RULE_AT], rule, incidents[row.incident_id])
+            for row, rule in zip(rows, rules, strict=True)]
 
 
 def _next_batch(query: Select[Any]) -> Select[Any]:
@@ -364,12 +427,22 @@ def _escalate_batch(session: Session, registry: WorkflowRegistry, batch: list[Pa
             _escalate(session, registry, deadline, report, recipients, notices)
 
 
+# A deadline's key in the session's identity map is this with its id in the middle (as identity_key() makes it, which
+# inspects the class each time: a tenth of the marks' loop over ten thousand deadlines).
+_DEADLINE_KEY = identity_key(Deadline, 0)
+
+
+def _held_deadline(identity_map: IdentityMap, deadline_id: int) -> Deadline | None:
+    """The session's own copy of a deadline, if it holds one."""
+    return cast(Deadline | None, identity_map.get((_DEADLINE_KEY[0], (deadline_id,), _DEADLINE_KEY[2])))
+
+
 def _stopped_meanwhile(session: Session, deadline: PassedDeadline) -> bool:
     """Whether a transition of this batch has just stopped the deadline (met, cancelled or paused it). A transition
     works on its incident's ``deadlines`` collection (``take_transitions`` loads it, ``_run_step`` changes it), and the
     whole incident, held by the batch, holds that collection: so the session holds the deadline's row if it did. (A
     transition that changed deadlines it loaded some other way and dropped would escape this check.)"""
-    held = session.identity_map.get(identity_key(Deadline, deadline.id))
+    held = _held_deadline(session.identity_map, deadline.id)
     return held is not None and held.status != "running"
 
 
@@ -426,8 +499,9 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         session.execute(update(Deadline.__table__).where(Deadline.__table__.c.id.in_([d.id for d in batch]))
                         .values(breached_at=now))
         entries: list[audit.Entry] = []
+        held_map = session.identity_map
         for deadline in batch:
-            held = session.identity_map.get(identity_key(Deadline, deadline.id))
+            held = _held_deadline(held_map, deadline.id)
             if held is not None:
                 set_committed_value(held, "breached_at", now)
             incident = deadline.incident

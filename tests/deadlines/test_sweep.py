@@ -768,3 +768,52 @@ def test_someone_both_in_the_team_and_the_escalation_role_finds_each_deadline_on
     [to_colleague] = [m for m in outbox(db) if m.to_address == colleague.email]
     assert to_colleague.subject == to_director.subject
 
+
+
+def test_each_team_member_is_told_of_the_teams_deadlines_and_their_own_in_one_e_mail(db, make, registry):
+    # The sweep files deadlines by audience (everyone in the team for an unassigned incident, the assignee
+    # otherwise); each person still gets exactly the deadlines they are told of, under a key of their own.
+    alice = make.user("comms", team="communications")
+    bob = make.user("comms", team="communications")
+    carol = make.user("comms", team="communications")
+    opened = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    unassigned = [removal_requested(db, registry, alice, at=opened + timedelta(minutes=i), patient_info=False,
+                                    assignee=False) for i in range(2)]
+    alices_own = removal_requested(db, registry, alice, at=opened + timedelta(minutes=5), patient_info=False)
+
+    sweep(db, registry, opened + timedelta(days=10))
+
+    [to_alice] = overdue_notices(db, alice.email)
+    [to_bob] = overdue_notices(db, bob.email)
+    [to_carol] = overdue_notices(db, carol.email)
+    assert to_alice.subject == "[Breachdesk] Overdue: 3 deadlines have passed"
+    assert to_bob.subject == to_carol.subject == "[Breachdesk] Overdue: 2 deadlines have passed"
+    for incident in unassigned:
+        for message in (to_alice, to_bob, to_carol):
+            assert message.body.count(f"- {incident.reference}: ") == 1
+    assert f"- {alices_own.reference}: " in to_alice.body
+    assert alices_own.reference not in to_bob.body + to_carol.body
+    assert to_bob.body == to_carol.body  # told of the same deadlines: the same wording…
+    keys = {to_alice.dedupe_key, to_bob.dedupe_key, to_carol.dedupe_key}
+    assert len(keys) == 3 and to_bob.dedupe_key.endswith(f":user:{bob.id}")  # …each under a key of their own
+    assert to_bob.dedupe_key.removesuffix(f":user:{bob.id}") == to_carol.dedupe_key.removesuffix(f":user:{carol.id}")
+
+
+def test_a_deadline_whose_breach_rule_is_stored_as_json_null_is_marked_and_told_without_an_escalation(
+        db, make, registry):
+    from sqlalchemy import JSON, null, text, update
+
+    comms = make.user("comms", team="communications")
+    opened = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    incident = removal_requested(db, registry, comms, at=opened, patient_info=False)
+    for stored, as_text in ((JSON.NULL, "null"), (null(), None)):  # JSON's null, then SQL's NULL: neither is a rule
+        db.execute(update(Deadline).where(Deadline.incident_id == incident.id)
+                   .values(on_breach=stored, breached_at=None, status="running"))
+        db.commit()
+        assert db.scalar(text("SELECT CAST(on_breach AS TEXT) FROM deadlines")) == as_text
+        state = db.scalar(select(Incident.state).where(Incident.id == incident.id))
+
+        report = sweep(db, registry, opened + timedelta(days=10))
+
+        assert report.breaches == 1 and report.escalations == []
+        assert db.scalar(select(Incident.state).where(Incident.id == incident.id)) == state

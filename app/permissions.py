@@ -139,21 +139,23 @@ class Readers:
 
     def __init__(self, users: Iterable[User]) -> None:
         self._users = [user for user in users if user.active]
-        self._ids = [user.id for user in self._users]
-        self._groups: dict[tuple[str, int | None], list[int]] = {}  # (role, team) -> positions in _users
+        # (role, team) -> the positions in _users of that group's users, by id
+        self._groups: dict[tuple[str, int | None], dict[int, int]] = {}
         for position, user in enumerate(self._users):
-            self._groups.setdefault((user.role, user.team_id), []).append(position)
+            self._groups.setdefault((user.role, user.team_id), {})[user.id] = position
 
     def of(self, incident: ReadableIncident) -> list[User]:
         """The readers of ``incident``, in the order the users were given."""
         left_out: set[int] = set()
         named: set[int | None] | None = None
         for positions in self._groups.values():
-            if _role_reads(self._users[positions[0]], incident):
+            if _role_reads(self._users[next(iter(positions.values()))], incident):
                 continue
             if named is None:
                 named = set(_named_readers(incident))
-            left_out.update(p for p in positions if self._ids[p] not in named)
+            # The group is left out but for those the incident names (a handful, against a team of a hundred).
+            left_out.update(positions.values())
+            left_out.difference_update(positions[user_id] for user_id in named if user_id in positions)
         if not left_out:
             return list(self._users)
         return [user for position, user in enumerate(self._users) if position not in left_out]

@@ -80,7 +80,11 @@ def _canonical_values(row: dict[str, Any]) -> bytes:
         "data": row["data"],
         "ip": row["ip"],
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return _CANONICAL_JSON.encode(body).encode()
+
+
+# The canonical form's encoder, made once (json.dumps with these options makes one per call).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def compute_hash(event: AuditEvent) -> str:

@@ -74,3 +74,78 @@ def test_0030_drops_the_audit_hashs_unique_key_on_sqlite_keeping_rows_indexes_an
     assert _audit_schema(path) == before
     with pytest.raises(sqlite3.IntegrityError, match="audit_events.hash"):
         _insert_audit_row(path, 3, "a" * 64)
+
+
+def _counting_trigger_definitions(connection) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    names = tuple(_migration_0032().COUNTING_UPDATE_TRIGGERS)
+    if connection.dialect.name == "sqlite":
+        rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+    else:
+        rows = connection.execute(text("SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                                       "WHERE NOT tgisinternal")).all()
+    return {name: definition for name, definition in rows if name in names}
+
+
+def _migration_0032():  # type: ignore[no-untyped-def]
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0032_count_triggers_name_their_columns.py"
+    spec = importlib.util.spec_from_file_location("migration_0032", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_counting_trigger_on_update_names_the_columns_its_when_clause_compares(app):
+    # Each acts only when one of those columns differs, so an UPDATE that sets none of them (the sweep's
+    # breached_at marks) leaves it out; the columns are those of the comparisons, in the clause's order.
+    with database.engine.connect() as connection:
+        definitions = _counting_trigger_definitions(connection)
+    assert set(definitions) == set(_migration_0032().COUNTING_UPDATE_TRIGGERS)
+    assert "AFTER UPDATE OF status, due_at, incident_id ON " in definitions["due_counts_deadline_au"]
+    assert "AFTER UPDATE OF status, finished_at, due_at, key, incident_id ON " in definitions[
+        "press_counts_deadline_au"]
+    assert "AFTER UPDATE OF status, finished_at, started_at, key, incident_id ON " in definitions[
+        "removal_counts_deadline_au"]
+    assert ("AFTER UPDATE OF created_at, closed_at, workflow_key, state, case_file_id, restricted, side, team_id ON "
+            in definitions["incident_counts_au"])
+    assert "AFTER UPDATE OF role ON " in definitions["sanction_counts_pu"]
+    assert all(" AFTER UPDATE ON " not in definition for definition in definitions.values())
+
+
+def test_0032_keeps_the_counting_triggers_out_of_an_update_of_other_columns_and_downgrades_to_the_same_sql(
+        tmp_path):
+    import sqlite3
+
+    path = tmp_path / "triggers.sqlite3"
+    url = f"sqlite:///{path}"
+    _migrate(url, "0031")
+
+    def triggers() -> dict[str, str]:
+        with sqlite3.connect(path) as connection:
+            return dict(connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+
+    def programs_run_by(update: str) -> int:
+        """How many trigger programs SQLite codes into the statement (EXPLAIN's Program opcodes)."""
+        with sqlite3.connect(path) as connection:
+            return sum(1 for row in connection.execute(f"EXPLAIN {update}") if row[1] == "Program")
+
+    mark = "UPDATE deadlines SET breached_at = '2026-12-06 10:00:00' WHERE id = 1"
+    move = "UPDATE deadlines SET due_at = '2026-12-09 10:00:00' WHERE id = 1"
+    meet = "UPDATE deadlines SET status = 'met' WHERE id = 1"
+    before = triggers()
+    assert programs_run_by(mark) == programs_run_by(move) == programs_run_by(meet) == 3
+
+    _migrate(url, "0032")
+    assert programs_run_by(mark) == 0, "no count reads breached_at"
+    assert programs_run_by(move) == 2, "the counts by due time (running, press) follow a deadline moved"
+    assert programs_run_by(meet) == 3, "every count of deadlines follows one that stops"
+    after = triggers()
+    assert {name for name in before if before[name] != after[name]} == set(_migration_0032().COUNTING_UPDATE_TRIGGERS)
+
+    _migrate(url, "0031", down=True)
+    assert triggers() == before

@@ -95,19 +95,33 @@ def can_view(user: User | None, incident: ReadableIncident) -> bool:
     return _role_reads(user, incident) or _reads_personally(user, incident)
 
 
+# What a role's view of an incident depends on (``visible_by_group``'s columns): whether it is in a case file,
+# restricted, its side and its team.
+Group = tuple[bool, bool, str, int | None]
+
+
+def _group_of(incident: ReadableIncident) -> Group:
+    return incident.case_file is not None, incident.restricted, incident.side, incident.team_id
+
+
 def _role_reads(user: User, incident: ReadableIncident) -> bool:
     """The Python twin of ``visible_by_group``: what the user's role alone lets them read."""
-    if incident.case_file is not None:
-        return _is_regional_officer_of(user, incident.team_id)
-    if incident.restricted:
+    return _role_reads_group(user, _group_of(incident))
+
+
+def _role_reads_group(user: User, group: Group) -> bool:
+    in_case_file, restricted, side, team_id = group
+    if in_case_file:
+        return _is_regional_officer_of(user, team_id)
+    if restricted:
         return False
     if user.role == Role.ADMIN:
         return True
-    if incident.side == "college":
+    if side == "college":
         if user.role in COLLEGE_WIDE_ROLES:
             return True
-        return user.role == Role.COMMS and user.team_id is not None and incident.team_id == user.team_id
-    return _is_regional_officer_of(user, incident.team_id)
+        return user.role == Role.COMMS and user.team_id is not None and team_id == user.team_id
+    return _is_regional_officer_of(user, team_id)
 
 
 def _reads_personally(user: User, incident: ReadableIncident) -> bool:
@@ -143,16 +157,23 @@ class Readers:
         self._groups: dict[tuple[str, int | None], dict[int, int]] = {}
         for position, user in enumerate(self._users):
             self._groups.setdefault((user.role, user.team_id), {})[user.id] = position
+        # An incident's group -> the user groups whose role does not let them read it (worked out once per group:
+        # a sweep asks of thousands of incidents in a few dozen groups).
+        self._shut_out: dict[Group, list[dict[int, int]]] = {}
 
     def of(self, incident: ReadableIncident) -> list[User]:
         """The readers of ``incident``, in the order the users were given."""
+        group = _group_of(incident)
+        shut_out = self._shut_out.get(group)
+        if shut_out is None:
+            shut_out = self._shut_out[group] = [
+                positions for positions in self._groups.values()
+                if not _role_reads_group(self._users[next(iter(positions.values()))], group)]
+        if not shut_out:
+            return list(self._users)
+        named = set(_named_readers(incident))
         left_out: set[int] = set()
-        named: set[int | None] | None = None
-        for positions in self._groups.values():
-            if _role_reads(self._users[next(iter(positions.values()))], incident):
-                continue
-            if named is None:
-                named = set(_named_readers(incident))
+        for positions in shut_out:
             # The group is left out but for those the incident names (a handful, against a team of a hundred).
             left_out.update(positions.values())
             left_out.difference_update(positions[user_id] for user_id in named if user_id in positions)

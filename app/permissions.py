@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     BindParameter,
@@ -95,12 +95,12 @@ def can_view(user: User | None, incident: ReadableIncident) -> bool:
     return _role_reads(user, incident) or _reads_personally(user, incident)
 
 
-# What a role's view of an incident depends on (``visible_by_group``'s columns): whether it is in a case file,
-# restricted, its side and its team.
-Group = tuple[bool, bool, str, int | None]
+# What a role's view of an incident depends on, the values of ``GroupColumns`` (``visible_by_group``'s columns):
+# whether it is in a case file, restricted, its side and its team.
+GroupValues = tuple[bool, bool, str, int | None]
 
 
-def _group_of(incident: ReadableIncident) -> Group:
+def _group_of(incident: ReadableIncident) -> GroupValues:
     return incident.case_file is not None, incident.restricted, incident.side, incident.team_id
 
 
@@ -109,7 +109,7 @@ def _role_reads(user: User, incident: ReadableIncident) -> bool:
     return _role_reads_group(user, _group_of(incident))
 
 
-def _role_reads_group(user: User, group: Group) -> bool:
+def _role_reads_group(user: User, group: GroupValues) -> bool:
     in_case_file, restricted, side, team_id = group
     if in_case_file:
         return _is_regional_officer_of(user, team_id)
@@ -145,38 +145,48 @@ def readers_among(users: Iterable[User], incident: Incident) -> list[User]:
     return Readers(users).of(incident)
 
 
+class _UserGroup(NamedTuple):
+    """Users of one role and team among ``Readers``' users: their positions, and the same by user id (a user given
+    twice is at two positions)."""
+
+    positions: list[int]
+    by_id: dict[int, list[int]]
+
+
 class Readers:
     """Who among a fixed set of users may read each of many incidents (``can_view`` for each). The active users are
-    grouped by role and team once, and the role's view is worked out once per group and incident: the deadline
-    sweep asks it of the same team or role for thousands of incidents, and reading every user's role, team and
-    state again for each was most of a million attribute reads a sweep."""
+    grouped by role and team once, and which of those groups a role's view shuts out is worked out once per group of
+    incidents (``GroupValues``): the deadline sweep asks it of the same team or role for thousands of incidents, and
+    reading every user's role, team and state again for each was most of a million attribute reads a sweep."""
 
     def __init__(self, users: Iterable[User]) -> None:
         self._users = [user for user in users if user.active]
-        # (role, team) -> the positions in _users of that group's users, by id
-        self._groups: dict[tuple[str, int | None], dict[int, int]] = {}
+        self._groups: dict[tuple[str, int | None], _UserGroup] = {}  # (role, team) -> its users
         for position, user in enumerate(self._users):
-            self._groups.setdefault((user.role, user.team_id), {})[user.id] = position
-        # An incident's group -> the user groups whose role does not let them read it (worked out once per group:
-        # a sweep asks of thousands of incidents in a few dozen groups).
-        self._shut_out: dict[Group, list[dict[int, int]]] = {}
+            group = self._groups.setdefault((user.role, user.team_id), _UserGroup([], {}))
+            group.positions.append(position)
+            group.by_id.setdefault(user.id, []).append(position)
+        # An incident's group -> the user groups whose role does not let them read it (a sweep asks of thousands of
+        # incidents that fall in a few dozen groups).
+        self._shut_out: dict[GroupValues, list[_UserGroup]] = {}
 
     def of(self, incident: ReadableIncident) -> list[User]:
         """The readers of ``incident``, in the order the users were given."""
-        group = _group_of(incident)
-        shut_out = self._shut_out.get(group)
+        incident_group = _group_of(incident)
+        shut_out = self._shut_out.get(incident_group)
         if shut_out is None:
-            shut_out = self._shut_out[group] = [
-                positions for positions in self._groups.values()
-                if not _role_reads_group(self._users[next(iter(positions.values()))], group)]
+            shut_out = self._shut_out[incident_group] = [
+                users for users in self._groups.values()
+                if not _role_reads_group(self._users[users.positions[0]], incident_group)]
         if not shut_out:
             return list(self._users)
         named = set(_named_readers(incident))
         left_out: set[int] = set()
-        for positions in shut_out:
+        for users in shut_out:
             # The group is left out but for those the incident names (a handful, against a team of a hundred).
-            left_out.update(positions.values())
-            left_out.difference_update(positions[user_id] for user_id in named if user_id in positions)
+            left_out.update(users.positions)
+            for user_id in named:
+                left_out.difference_update(users.by_id.get(user_id, ()))
         if not left_out:
             return list(self._users)
         return [user for position, user in enumerate(self._users) if position not in left_out]

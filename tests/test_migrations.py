@@ -117,6 +117,21 @@ def test_every_counting_trigger_on_update_names_the_columns_its_when_clause_comp
     assert all(" AFTER UPDATE ON " not in definition for definition in definitions.values())
 
 
+def test_no_before_update_trigger_changes_a_counted_table(app):
+    # The counting triggers fire on UPDATE OF the columns they compare (0032); on PostgreSQL a BEFORE UPDATE trigger
+    # that changed one of those columns without the UPDATE naming it would leave them out.
+    from sqlalchemy import text
+
+    every_trigger = ("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+                     if database.dialect == "sqlite" else
+                     "SELECT tgname, tgrelid::regclass::text, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal")
+    with database.engine.connect() as connection:
+        triggers = connection.execute(text(every_trigger)).all()
+    counted_tables = set(_migration_0032().COUNTING_UPDATE_TRIGGERS.values())
+    assert set(_migration_0032().COUNTING_UPDATE_TRIGGERS) <= {name for name, _table, _sql in triggers}
+    assert [name for name, table, sql in triggers if table in counted_tables and "BEFORE UPDATE" in sql.upper()] == []
+
+
 def test_0032_keeps_the_counting_triggers_out_of_an_update_of_other_columns_and_downgrades_to_the_same_sql(
         tmp_path):
     import sqlite3

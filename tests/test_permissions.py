@@ -65,6 +65,9 @@ def test_readers_among_many_users_are_exactly_those_can_view_lets_in(app, db, ma
         assert readers_among(users, incident) == expected, incident.title
         assert readers.of(incident) == expected, incident.title
     assert any(u is comms for u in readers_among(users, restricted))  # by the share alone
+    twice = users + users  # each user given twice is let in, or left out, at both places
+    for incident in incidents:
+        assert Readers(twice).of(incident) == [u for u in twice if can_view(u, incident)], incident.title
     assert users[-1] not in readers_among(users, restricted)
     assert [u for u in readers_among(users, case_file.tracks[0]) if u.role == "rep"] == [rep]
 

@@ -57,6 +57,10 @@ class AuditTamperingRefused(RuntimeError):
     pass
 
 
+# The canonical form's encoder, made once (json.dumps with these options makes one per call).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _canonical(event: AuditEvent) -> bytes:
     return _canonical_values({column: getattr(event, column) for column in _HASHED})
 
@@ -81,10 +85,6 @@ def _canonical_values(row: dict[str, Any]) -> bytes:
         "ip": row["ip"],
     }
     return _CANONICAL_JSON.encode(body).encode()
-
-
-# The canonical form's encoder, made once (json.dumps with these options makes one per call).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def compute_hash(event: AuditEvent) -> str:

@@ -164,10 +164,10 @@ class OverdueNotices:
         worded: dict[tuple[int, ...], _Wording] = {}  # the filings' identities -> their wording
         messages = []
         for user, filings in told_by.values():
-            same = tuple(map(id, filings))
-            wording = worded.get(same)
+            filings_told = tuple(map(id, filings))
+            wording = worded.get(filings_told)
             if wording is None:
-                wording = worded[same] = _Wording.of(_merged(filings))
+                wording = worded[filings_told] = _Wording.of(_merged(filings))
             messages.append(notifications.Message(user, wording.incident, wording.subject, wording.body,
                                                   f"{wording.key}:user:{user.id}"))
         return messages
@@ -245,9 +245,11 @@ MOVES_INCIDENT = ("transition", "reassign")
 @lru_cache(maxsize=1024)
 def _breach_rule(stored: str | None) -> Mapping[str, Any] | None:
     """A deadline's ``on_breach`` as stored, decoded once per distinct text: a sweep reads the same few rules on
-    ten thousand deadlines, and decoding each row's copy was a tenth of the claim. Read-only, since it is shared."""
+    ten thousand deadlines, and decoding each row's copy was a tenth of the claim. Read-only, since it is shared
+    (at its top level: a rule's values are strings). Anything but an object (JSON null, as the ORM stores None) is
+    no rule."""
     rule = None if stored is None else json.loads(stored)
-    return None if rule is None else MappingProxyType(rule)  # a rule stored as JSON null is no rule
+    return MappingProxyType(rule) if isinstance(rule, dict) else None
 
 
 # The incident's columns a PassedIncident is made of, by name: the claim selects them in this order after the
@@ -499,9 +501,9 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         session.execute(update(Deadline.__table__).where(Deadline.__table__.c.id.in_([d.id for d in batch]))
                         .values(breached_at=now))
         entries: list[audit.Entry] = []
-        held_map = session.identity_map
+        identity_map = session.identity_map
         for deadline in batch:
-            held = _held_deadline(held_map, deadline.id)
+            held = _held_deadline(identity_map, deadline.id)
             if held is not None:
                 set_committed_value(held, "breached_at", now)
             incident = deadline.incident

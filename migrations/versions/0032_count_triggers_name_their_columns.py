@@ -8,7 +8,9 @@ sweep marks ten thousand deadlines breached at a time (``breached_at``, which no
 incidents on SQLite that UPDATE took 0.155 s with the three deadline triggers and 0.072 s without them (bench/RESULTS.md
 run 30). Naming the compared columns (``AFTER UPDATE OF status, due_at, incident_id``) keeps a trigger out of an
 UPDATE that sets none of them, and changes nothing else: such an UPDATE cannot change a compared column, so the
-WHEN clause could never have held. Both databases have the same form of it.
+WHEN clause could never have held. Both databases have the same form of it. (That holds while no BEFORE UPDATE
+trigger changes these tables' rows: PostgreSQL decides on the columns the UPDATE names, not on what such a trigger
+sets. There is none; tests/test_migrations.py fails if one is added.)
 
 Each trigger is rewritten from its own stored definition (SQLite's ``sqlite_master``, PostgreSQL's
 ``pg_get_triggerdef``), with the columns read from the OLD/NEW comparisons of its WHEN clause.

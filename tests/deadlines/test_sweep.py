@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import JSON, func, null, select, text, update
 
 from app.clock import frozen_at
 from app.models import (
@@ -799,21 +799,24 @@ def test_each_team_member_is_told_of_the_teams_deadlines_and_their_own_in_one_e_
     assert to_bob.dedupe_key.removesuffix(f":user:{bob.id}") == to_carol.dedupe_key.removesuffix(f":user:{carol.id}")
 
 
-def test_a_deadline_whose_breach_rule_is_stored_as_json_null_is_marked_and_told_without_an_escalation(
+def test_a_deadline_whose_breach_rule_is_stored_as_anything_but_an_object_is_marked_and_told_without_an_escalation(
         db, make, registry):
-    from sqlalchemy import JSON, null, text, update
-
     comms = make.user("comms", team="communications")
     opened = datetime(2026, 3, 2, 10, tzinfo=UTC)
     incident = removal_requested(db, registry, comms, at=opened, patient_info=False)
-    for stored, as_text in ((JSON.NULL, "null"), (null(), None)):  # JSON's null, then SQL's NULL: neither is a rule
+    # JSON's null (as the ORM stores None), SQL's NULL, and an array: none of them is a rule.
+    for stored, as_text in ((JSON.NULL, "null"), (null(), None), ([], "[]")):
+        db.execute(update(OutboxMessage).values(dedupe_key=None))  # each round's notice is a new one
         db.execute(update(Deadline).where(Deadline.incident_id == incident.id)
                    .values(on_breach=stored, breached_at=None, status="running"))
         db.commit()
         assert db.scalar(text("SELECT CAST(on_breach AS TEXT) FROM deadlines")) == as_text
         state = db.scalar(select(Incident.state).where(Incident.id == incident.id))
+        told_before = len(overdue_notices(db, comms.email))
 
         report = sweep(db, registry, opened + timedelta(days=10))
 
         assert report.breaches == 1 and report.escalations == []
         assert db.scalar(select(Incident.state).where(Incident.id == incident.id)) == state
+        assert db.scalar(select(Deadline.breached_at).where(Deadline.incident_id == incident.id)) is not None
+        assert len(overdue_notices(db, comms.email)) == told_before + 1

@@ -65,11 +65,12 @@ def _canonical(event: AuditEvent) -> bytes:
     return _canonical_values({column: getattr(event, column) for column in _HASHED})
 
 
-def _canonical_values(row: dict[str, Any]) -> bytes:
-    """The bytes a row's hash covers, from its column values (the one definition of the chain's form)."""
+def _canonical_values(row: dict[str, Any], at_text: str | None = None) -> bytes:
+    """The bytes a row's hash covers, from its column values (the one definition of the chain's form). ``at_text``:
+    ``row["at"].isoformat()``, for a writer that stamps many rows with one moment."""
     body = {
         "prev": row["prev_hash"],
-        "at": row["at"].isoformat(),
+        "at": at_text if at_text is not None else row["at"].isoformat(),
         "actor_id": row["actor_id"],
         "actor": row["actor_label"],
         "action": row["action"],
@@ -179,6 +180,7 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
         session.flush()
     head = lock_chain_head(session)
     now = at or utcnow()
+    now_text = now.isoformat()
     origin = request_origin.get()
     previous = head.last_hash
     rows = []
@@ -202,7 +204,7 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
             "prev_hash": previous,
         }
         # Hashed from the very values inserted, in the form verify_chain recomputes from the stored row.
-        row["hash"] = previous = hashlib.sha256(_canonical_values(row)).hexdigest()
+        row["hash"] = previous = hashlib.sha256(_canonical_values(row, now_text)).hexdigest()
         rows.append(row)
     ids = insert_rows(session, AuditEvent.__table__, rows) if len(rows) > 1 else [session.scalar(_INSERT_ONE, rows[0])]
     # The chain is walked in id order, so the ids must follow the order the hashes were chained in.

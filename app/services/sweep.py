@@ -28,7 +28,7 @@ from app.clock import utcnow
 from app.models import CaseFile, Deadline, Incident, IncidentShare, User, Warning
 from app.models.deadlines import NO_MORE_REMINDERS, unbreached
 from app.models.incidents import VISIBILITY_COLUMNS
-from app.permissions import Readers, can_view
+from app.permissions import Readers
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
 from app.timing import Duration, WorkingCalendar, parse_duration
@@ -88,6 +88,9 @@ class Recipients:
         self._roles: dict[str, Readers] = {}
         self._rota = rota.RotaAt(session, now)
         self._users: dict[int, User] = {}
+        # Each assignee as Readers of one: whether they may read an incident is then worked out once per group of
+        # incidents they are assigned (a sweep asks it of ten thousand incidents and a few hundred assignees).
+        self._assignees: dict[int, Readers] = {}
 
     def load_users(self, ids: Iterable[int | None]) -> None:
         """Read the users among ``ids`` not read yet, in one statement (a batch's assignees: one query each, or
@@ -98,13 +101,14 @@ class Recipients:
 
     def for_incident(self, incident: Incident | PassedIncident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
-        assignee = None
         if (assignee_id := incident.assignee_id) is not None:
-            if assignee_id not in self._users:  # the claim has read a batch's assignees already
-                self.load_users([assignee_id])
-            assignee = self._users[assignee_id]
-        if assignee is not None and assignee.active and can_view(assignee, incident):
-            return [assignee]
+            assignee = self._assignees.get(assignee_id)
+            if assignee is None:
+                if assignee_id not in self._users:  # the claim has read a batch's assignees already
+                    self.load_users([assignee_id])
+                assignee = self._assignees[assignee_id] = Readers([self._users[assignee_id]])
+            if told := assignee.of(incident):  # active, and may read it (can_view)
+                return told
         if incident.team_id is None:
             return []
         if incident.team_id not in self._teams:

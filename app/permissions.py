@@ -110,6 +110,7 @@ def _role_reads(user: User, incident: ReadableIncident) -> bool:
 
 
 def _role_reads_group(user: User, group: GroupValues) -> bool:
+    """``_role_reads`` from the incident's group values alone (``Readers`` keeps its verdicts by them)."""
     in_case_file, restricted, side, team_id = group
     if in_case_file:
         return _is_regional_officer_of(user, team_id)

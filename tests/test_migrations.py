@@ -76,36 +76,35 @@ def test_0030_drops_the_audit_hashs_unique_key_on_sqlite_keeping_rows_indexes_an
         _insert_audit_row(path, 3, "a" * 64)
 
 
-def _counting_trigger_definitions(connection) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _every_trigger() -> list[tuple[str, str, str]]:
+    """(name, table, definition) of every trigger of the test database, as the database gives them back."""
     from sqlalchemy import text
 
-    names = tuple(_migration_0032().COUNTING_UPDATE_TRIGGERS)
-    if connection.dialect.name == "sqlite":
-        rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
-    else:
-        rows = connection.execute(text("SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
-                                       "WHERE NOT tgisinternal")).all()
-    return {name: definition for name, definition in rows if name in names}
+    every_trigger = ("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+                     if database.dialect == "sqlite" else
+                     "SELECT tgname, tgrelid::regclass::text, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal")
+    with database.engine.connect() as connection:
+        return [(name, table, definition) for name, table, definition in connection.execute(text(every_trigger))]
 
 
-def _migration_0032():  # type: ignore[no-untyped-def]
-    import importlib.util
-    from pathlib import Path
+def _revision(revision: str):  # type: ignore[no-untyped-def]
+    """A migration's module, as Alembic loads it from the project's script directory."""
+    from alembic.script import ScriptDirectory
 
-    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0032_count_triggers_name_their_columns.py"
-    spec = importlib.util.spec_from_file_location("migration_0032", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from app.cli import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision).module
+
+
+# The triggers 0032 rewrites, by name -> table.
+COUNTING_UPDATE_TRIGGERS: dict[str, str] = _revision("0032").COUNTING_UPDATE_TRIGGERS
 
 
 def test_every_counting_trigger_on_update_names_the_columns_its_when_clause_compares(app):
     # Each acts only when one of those columns differs, so an UPDATE that sets none of them (the sweep's
     # breached_at marks) leaves it out; the columns are those of the comparisons, in the clause's order.
-    with database.engine.connect() as connection:
-        definitions = _counting_trigger_definitions(connection)
-    assert set(definitions) == set(_migration_0032().COUNTING_UPDATE_TRIGGERS)
+    definitions = {name: sql for name, _table, sql in _every_trigger() if name in COUNTING_UPDATE_TRIGGERS}
+    assert set(definitions) == set(COUNTING_UPDATE_TRIGGERS)
     assert "AFTER UPDATE OF status, due_at, incident_id ON " in definitions["due_counts_deadline_au"]
     assert "AFTER UPDATE OF status, finished_at, due_at, key, incident_id ON " in definitions[
         "press_counts_deadline_au"]
@@ -120,15 +119,9 @@ def test_every_counting_trigger_on_update_names_the_columns_its_when_clause_comp
 def test_no_before_update_trigger_changes_a_counted_table(app):
     # The counting triggers fire on UPDATE OF the columns they compare (0032); on PostgreSQL a BEFORE UPDATE trigger
     # that changed one of those columns without the UPDATE naming it would leave them out.
-    from sqlalchemy import text
-
-    every_trigger = ("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
-                     if database.dialect == "sqlite" else
-                     "SELECT tgname, tgrelid::regclass::text, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal")
-    with database.engine.connect() as connection:
-        triggers = connection.execute(text(every_trigger)).all()
-    counted_tables = set(_migration_0032().COUNTING_UPDATE_TRIGGERS.values())
-    assert set(_migration_0032().COUNTING_UPDATE_TRIGGERS) <= {name for name, _table, _sql in triggers}
+    triggers = _every_trigger()
+    counted_tables = set(COUNTING_UPDATE_TRIGGERS.values())
+    assert set(COUNTING_UPDATE_TRIGGERS) <= {name for name, _table, _sql in triggers}
     assert [name for name, table, sql in triggers if table in counted_tables and "BEFORE UPDATE" in sql.upper()] == []
 
 
@@ -160,7 +153,7 @@ def test_0032_keeps_the_counting_triggers_out_of_an_update_of_other_columns_and_
     assert programs_run_by(move) == 2, "the counts by due time (running, press) follow a deadline moved"
     assert programs_run_by(meet) == 3, "every count of deadlines follows one that stops"
     after = triggers()
-    assert {name for name in before if before[name] != after[name]} == set(_migration_0032().COUNTING_UPDATE_TRIGGERS)
+    assert {name for name in before if before[name] != after[name]} == set(COUNTING_UPDATE_TRIGGERS)
 
     _migrate(url, "0031", down=True)
     assert triggers() == before

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.models import Incident, IncidentLink, Meeting, PersonFlag, User, Warning
-from app.services import audit, notifications
+from app.services import audit, bulk, notifications
 from app.services import deadlines as deadline_service
 from app.workflow import TransitionNotAllowed, WorkflowDef, WorkflowRegistry
 from app.workflow.definition import Ref
@@ -174,10 +174,14 @@ class LinkedOpenings:
         opened = open_incidents(session, registry, [request for _source, request, _relation in self._wanted],
                                 actor=self.actor, check_role=False, write_audit=False)
         rows = []
+        links = []
         for (source, _request, relation), linked in zip(self._wanted, opened, strict=True):
-            session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=relation))
+            links.append({"from_id": source.id, "to_id": linked.id, "relation": relation})
             rows.append([*([linked.entry] if linked.entry is not None else []),
                          _linked_entry(self.actor, source, linked.id, linked.reference, relation)])
+        # The links in one statement: as ORM objects each was an INSERT … RETURNING of its own, for an id nothing here
+        # reads (an incident holds no collection of its links for these rows to be missing from).
+        bulk.executemany(session, IncidentLink.__table__, links)
         return rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
@@ -27,7 +27,6 @@ from sqlalchemy.orm.util import identity_key
 from app.clock import utcnow
 from app.models import CaseFile, Deadline, Incident, IncidentShare, User, Warning
 from app.models.deadlines import NO_MORE_REMINDERS, unbreached
-from app.models.incidents import VISIBILITY_COLUMNS
 from app.permissions import Readers
 from app.services import audit, notifications, rota
 from app.services.deadlines import calendar_for
@@ -207,7 +206,7 @@ class _Wording:
         return cls(None, subject, body, f"overdue-digest:{digest}")
 
 
-@dataclass
+@dataclass(slots=True)
 class PassedIncident:
     """An incident as the breach pass reads it when none of its passed deadlines moves or reassigns it: the
     columns that decide who may read it (``permissions.ReadableIncident``, with its shares and case file loaded
@@ -256,9 +255,11 @@ def _breach_rule(stored: str | None) -> Mapping[str, Any] | None:
     return MappingProxyType(rule) if isinstance(rule, dict) else None
 
 
-# The incident's columns a PassedIncident is made of, by name: the claim selects them in this order after the
-# deadline's, and builds each PassedIncident from the same names.
-_PASSED_INCIDENT = ("reference", "state", "workflow_version", *VISIBILITY_COLUMNS)
+# The incident's columns a PassedIncident is made of: its fields after the id without a default (those with one, the
+# claim fills in afterwards). The claim selects them in this order after the deadline's and passes them by position
+# (by name, through a dict per row, was a tenth of the claim).
+_PASSED_INCIDENT = tuple(f.name for f in fields(PassedIncident)
+                         if f.default is MISSING and f.default_factory is MISSING)[1:]
 # The deadline's columns: a PassedDeadline's first fields, in its order, then the rule as text (decoded by
 # _breach_rule: of a JSON column, each row's copy would be decoded on its own) and the incident's id.
 _RULE_AT = PassedDeadline._fields.index("on_breach")
@@ -314,8 +315,7 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients,
     plain: dict[int, PassedIncident] = {}
     for row in rows:
         if (incident_id := row.incident_id) not in incidents:
-            incidents[incident_id] = plain[incident_id] = PassedIncident(
-                incident_id, **dict(zip(_PASSED_INCIDENT, row[_INCIDENT_AT:], strict=True)))
+            incidents[incident_id] = plain[incident_id] = PassedIncident(incident_id, *row[_INCIDENT_AT:])
     if plain:
         for share in session.scalars(select(IncidentShare).where(IncidentShare.incident_id.in_(plain))):
             plain[share.incident_id].shares.append(share)

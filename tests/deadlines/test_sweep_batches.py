@@ -66,6 +66,7 @@ def outcome(db, incident: Incident) -> dict:
                    r.object_type, r.workflow_version, r.at,
                    {k: v for k, v in r.data.items() if k != "to"}) for r in rows],
         "linked_audit": [(r.action, r.actor_label, r.to_state, r.at, r.data) for r in audit_rows(db, linked)],
+        "link_made_at": db.scalar(select(IncidentLink.created_at).where(IncidentLink.from_id == incident.id)),
     }
 
 

@@ -153,6 +153,22 @@ def test_an_incident_changed_by_someone_else_stops_the_batch_and_nothing_is_half
     assert db.scalar(select(func.count()).select_from(Incident).where(Incident.workflow_key == "formal-action")) == 0
 
 
+def test_an_incident_with_more_than_its_move_pending_is_written_whole(db, make, registry):
+    removals = three_removals(db, registry, make)
+    colleague = make.user("comms", team="communications")
+    removals[0].assignee = colleague  # changed, not yet written, when the batch moves it
+    versions = [i.version for i in removals]
+    with frozen_at(AFTER_A_DAY):
+        assert take_transitions(db, registry, [(i, "Late.") for i in removals], "mark_non_compliant",
+                                as_role="comms") == [None, None, None]
+    db.commit()
+    db.expire_all()
+
+    assert [db.get(Incident, i.id).state for i in removals] == ["non_compliant"] * 3
+    assert db.get(Incident, removals[0].id).assignee_id == colleague.id
+    assert [db.get(Incident, i.id).version for i in removals] == [v + 1 for v in versions]
+
+
 def test_the_breach_pass_reads_only_the_deadlines_still_to_be_marked(db, dialect):
     """Deadlines marked breached stay running until someone acts; the claim must not walk past them every minute."""
     statement = passed_unmarked(datetime(2026, 3, 11, 10, 0, tzinfo=UTC)).limit(500)

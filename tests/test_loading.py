@@ -62,6 +62,38 @@ def test_collections_come_in_the_models_order_and_are_not_read_again(app, db, ma
     assert [c.id for c in fresh.clauses] == [c.id for c in loaded.clauses]
 
 
+def test_many_owners_collections_come_in_one_statement_each_shared_out_in_the_models_order(app, db, make):
+    registry = app.extensions["breachdesk.workflows"]
+    actor = make.user("comms", team="communications")
+    opened = [open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title=f"Post {n}"), actor=actor)
+              for n in range(3)]
+    db.flush()
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    for incident in opened[:2]:
+        for days, key in ((5, "late"), (1, "early"), (3, "middle")):  # stored out of due order
+            db.add(Deadline(incident_id=incident.id, key=key, title=f"{key} {incident.id}", why="test",
+                            duration="P1D", calendar="england-and-wales", due_at=start + timedelta(days=days),
+                            status="running"))
+    db.commit()
+    ids = [incident.id for incident in opened]
+    db.expunge_all()
+    owners = [db.get(Incident, incident_id) for incident_id in ids]
+    already = owners[2].deadlines  # loaded already: left as it is
+
+    engine = db.get_bind()
+    collections = Collections(Incident.deadlines, Incident.shares)
+    assert len(_statements_while(engine, lambda: collections.load_all(db, owners))) == 2  # one a collection
+    assert _statements_while(engine, lambda: collections.load_all(db, owners)) == []  # nothing read twice
+    assert owners[2].deadlines is already
+    loaded = {owner.id: [(d.incident_id, d.id) for d in owner.deadlines] for owner in owners}
+    assert [[d.key for d in owner.deadlines if d.key in ("early", "middle", "late")] for owner in owners[:2]] == \
+        [["early", "middle", "late"]] * 2
+    assert all(owner.shares == [] for owner in owners)
+    db.expunge_all()  # the same as the relationship's own loading gives, owner by owner
+    assert {owner_id: [(d.incident_id, d.id) for d in db.get(Incident, owner_id).deadlines] for owner_id in ids} \
+        == loaded
+
+
 def test_only_one_to_many_relationships_are_loaded_this_way():
     with pytest.raises(ValueError, match="one-to-many"):
         Collections(Incident.assignee)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import utcnow
@@ -520,9 +520,9 @@ def take_transitions(
     write_moves_version_checked(session, [incident for incident, _definition, _decision in decided],
                                 "An incident the sweep escalates")
     # Their deadlines in one statement: the effects and the clocks read them, and a lazy load each (which also
-    # flushed the previous incident's changes) was a third of a batch's time.
-    session.scalars(select(Incident).where(Incident.id.in_([incident.id for incident, _d, _decision in decided]))
-                    .options(selectinload(Incident.deadlines))).all()
+    # flushed the previous incident's changes) was a third of a batch's time. (Read with the incidents again, by
+    # selectinload, the rows came back whole for nothing: 8-15 ms a batch of 89.)
+    _DEADLINES.load_all(session, [incident for incident, _definition, _decision in decided])
     openings = LinkedOpenings(actor=None)
     steps = [_run_step(session, registry, definition, incident, decision, actor=None, now=now, openings=openings)
              for incident, definition, decision in decided]

@@ -476,8 +476,8 @@ def _take(session: Session, registry: WorkflowRegistry, incident: Incident, tran
     reference = incident.reference  # read now: after a failed flush the row cannot be loaded
     _enter(incident, decision, now)
     if lock_first:
-        # Flush now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
-        flush_version_checked(session, reference)
+        # Written now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
+        write_moves_version_checked(session, [incident], reference)
     entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now)
     audit.record_many(session, [entry for entry in entries if isinstance(entry, audit.Entry)], at=now)
     session.flush()
@@ -548,12 +548,13 @@ def flush_version_checked(session: Session, reference: str) -> None:
 
 def write_moves_version_checked(session: Session, incidents: list[Incident], reference: str) -> None:
     """Write ``incidents``, just moved by ``_enter``, as ``flush_version_checked`` would, but one executemany per set
-    of changed columns: the ORM writes a versioned row by a statement of its own, to check each row count, and that
-    was a fifth of a sweep's escalating transitions. Every UPDATE names one row by id and the version it was read
-    at, so the rows matched add up to the number of incidents unless someone else moved one first:
-    IncidentChangedElsewhere (roll back). An incident with anything but its own columns pending (a relationship
-    changed) is left to the flush, with the rest. Other objects pending in the session are written by the next
-    flush, still before the audit chain head is read (the order of locks, app.services.audit)."""
+    of changed columns, and without the unit of work: the ORM writes a versioned row by a statement of its own, to
+    check each row count, and its flush was a fifth of a sweep's escalating transitions and a twentieth of a single
+    transition. Every UPDATE names one row by id and the version it was read at, so the rows matched add up to the
+    number of incidents unless someone else moved one first: IncidentChangedElsewhere (roll back). An incident with
+    anything but its own columns pending (a relationship changed) is left to the flush, with the rest. Other objects
+    pending in the session are written by the next flush, still before the audit chain head is read (the order of
+    locks, app.services.audit)."""
     by_columns: dict[tuple[str, ...], list[tuple[Incident, dict[str, Any]]]] = {}
     for incident in incidents:
         state = inspect(incident)

@@ -180,11 +180,12 @@ def test_an_outcome_recorded_by_a_transition_is_written_with_the_move_in_one_upd
     assert (stored.state, stored.outcome) == ("platform_outcome", "removed")
 
 
-def test_a_step_that_stops_a_clock_and_tells_a_role_flushes_twice_and_locks_its_rows_before_the_chain_head(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
-    """The version-checked move, then the rest at once when the audit chain head is read (reading the role's users
-    does not flush on the way), and the chain head moves on without a flush of its own. The step's own rows are
-    written, so locked, before the head: the sweep claims deadlines and then waits for the head, so a transition
-    holding the head while it waited for a claimed deadline would deadlock with it."""
+def test_a_step_that_stops_a_clock_and_tells_a_role_moves_first_flushes_once_and_locks_its_rows_before_the_chain_head(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The version-checked move first, by a statement of its own (no flush: write_moves_version_checked), then the
+    rest at once when the audit chain head is read (reading the role's users does not flush on the way), and the
+    chain head moves on without a flush of its own. The step's own rows are written, so locked, before the head: the
+    sweep claims deadlines and then waits for the head, so a transition holding the head while it waited for a
+    claimed deadline would deadlock with it."""
     from app.models import Deadline, OutboxMessage
 
     registry = registry_of(app)
@@ -194,8 +195,11 @@ def test_a_step_that_stops_a_clock_and_tells_a_role_flushes_twice_and_locks_its_
     with recording(db) as recorded:
         take_transition(db, registry, incident, "refer_to_director", actor=officer)
         db.commit()
-    assert recorded.flushes == 2
+    assert recorded.flushes == 1
     statements = recorded.statements
+    writes = [s for s in statements if s.split()[0] in ("UPDATE", "INSERT", "DELETE")]
+    assert writes[0].startswith("UPDATE incidents SET") and "WHERE incidents.id = ? AND incidents.version = ?" in \
+        writes[0].replace("%(old_id)s::INTEGER", "?").replace("%(old_version)s::INTEGER", "?"), writes
     stopped = next(n for n, s in enumerate(statements) if s.startswith("UPDATE deadlines SET"))
     head = next(n for n, s in enumerate(statements) if s.startswith("SELECT audit_chain_head."))
     assert stopped < head, statements

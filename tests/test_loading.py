@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from app.models import Deadline, Incident, IncidentClause, IncidentShare, User
 from app.models.loading import Collections
@@ -65,9 +65,11 @@ def test_collections_come_in_the_models_order_and_are_not_read_again(app, db, ma
 def test_many_owners_collections_come_in_one_statement_each_shared_out_in_the_models_order(app, db, make):
     registry = app.extensions["breachdesk.workflows"]
     actor = make.user("comms", team="communications")
+    reader = make.user("regional_officer", team="north")
     opened = [open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title=f"Post {n}"), actor=actor)
               for n in range(3)]
     db.flush()
+    db.add(IncidentShare(incident_id=opened[1].id, user_id=reader.id, reason="test", kind="share"))
     start = datetime(2026, 12, 1, 9, tzinfo=UTC)
     for incident in opened[:2]:
         for days, key in ((5, "late"), (1, "early"), (3, "middle")):  # stored out of due order
@@ -88,10 +90,30 @@ def test_many_owners_collections_come_in_one_statement_each_shared_out_in_the_mo
     loaded = {owner.id: [(d.incident_id, d.id) for d in owner.deadlines] for owner in owners}
     assert [[d.key for d in owner.deadlines if d.key in ("early", "middle", "late")] for owner in owners[:2]] == \
         [["early", "middle", "late"]] * 2
-    assert all(owner.shares == [] for owner in owners)
+    assert [[share.user_id for share in owner.shares] for owner in owners] == [[], [reader.id], []]
     db.expunge_all()  # the same as the relationship's own loading gives, owner by owner
     assert {owner_id: [(d.incident_id, d.id) for d in db.get(Incident, owner_id).deadlines] for owner_id in ids} \
         == loaded
+
+
+def test_members_are_shared_out_by_their_owner_as_stored_not_as_changed_in_memory(app, db, make):
+    registry = app.extensions["breachdesk.workflows"]
+    actor = make.user("comms", team="communications")
+    first, second = (open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title=f"Post {n}"),
+                                   actor=actor) for n in range(2))
+    db.add(Deadline(incident_id=first.id, key="moving", title="moving", why="test", duration="P1D",
+                    calendar="england-and-wales", due_at=datetime(2026, 12, 1, 9, tzinfo=UTC), status="running"))
+    db.commit()
+    ids = (first.id, second.id)
+    db.expunge_all()
+    moving = db.scalar(select(Deadline).where(Deadline.key == "moving"))
+    owners = [db.get(Incident, incident_id) for incident_id in ids]
+    with db.no_autoflush:
+        moving.incident_id = ids[1]  # not yet written
+        Collections(Incident.deadlines).load_all(db, owners)
+    assert "moving" in [d.key for d in owners[0].deadlines]
+    assert "moving" not in [d.key for d in owners[1].deadlines]
+    db.rollback()
 
 
 def test_only_one_to_many_relationships_are_loaded_this_way():

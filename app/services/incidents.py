@@ -494,7 +494,7 @@ def take_transitions(
 ) -> list[TransitionNotAllowed | None]:
     """The system (``actor`` None, acting ``as_role``) takes one transition on many incidents at once, each
     with its comment — the deadline sweep's escalations. The same rules, effects and audit rows as
-    ``take_transition`` on each, written set-wise: one version-checking flush for the lot, the linked
+    ``take_transition`` on each, written set-wise: one version-checked write for the lot, the linked
     incidents the effects open in one ``open_incidents`` call, the audit rows in one ``record_many``. Returns,
     per move, None or the refusal (a refused incident is left untouched). The incidents must be distinct.
     Raises IncidentChangedElsewhere if any was changed by someone else since it was loaded (roll back)."""
@@ -551,16 +551,22 @@ def write_moves_version_checked(session: Session, incidents: list[Incident], ref
     of changed columns, and without the unit of work: the ORM writes a versioned row by a statement of its own, to
     check each row count, and its flush was a fifth of a sweep's escalating transitions and a twentieth of a single
     transition. Every UPDATE names one row by id and the version it was read at, so the rows matched add up to the
-    number of incidents unless someone else moved one first: IncidentChangedElsewhere (roll back). An incident with
-    anything but its own columns pending (a relationship changed) is left to the flush, with the rest. Other objects
+    number of incidents unless someone else moved one first: IncidentChangedElsewhere (roll back). Other objects
     pending in the session are written by the next flush, still before the audit chain head is read (the order of
-    locks, app.services.audit)."""
+    locks, app.services.audit).
+
+    The flush itself writes them all instead when this could not do as it would: an incident with anything but its
+    own columns pending (a relationship changed) or not yet stored; inside a savepoint, whose rollback must take the
+    objects back to what is stored, which SQLAlchemy arranges only for the objects its flush wrote; a driver that
+    cannot count the rows an executemany matched."""
     by_columns: dict[tuple[str, ...], list[tuple[Incident, dict[str, Any]]]] = {}
+    connection = session.connection()
+    plain = connection.dialect.supports_sane_multi_rowcount and not connection.in_nested_transaction()
     for incident in incidents:
         state = inspect(incident)
         changed = tuple(sorted(state.committed_state))
-        if "version" not in changed or not set(changed) <= _INCIDENT_COLUMNS:
-            flush_version_checked(session, reference)  # more than a move pending: the flush writes it all
+        if not plain or not state.persistent or "version" not in changed or not set(changed) <= _INCIDENT_COLUMNS:
+            flush_version_checked(session, reference)
             return
         values = {f"new_{key}": getattr(incident, key) for key in changed}
         values |= {"old_id": incident.id, "old_version": state.committed_state["version"]}
@@ -568,16 +574,16 @@ def write_moves_version_checked(session: Session, incidents: list[Incident], ref
     table = Incident.__table__
     for changed, rows in by_columns.items():
         statement = update(table).where(table.c.id == bindparam("old_id"), table.c.version == bindparam("old_version"))
-        with session.no_autoflush:  # a flush first would write these rows itself, and each UPDATE then match none
-            result = session.execute(statement.values({key: bindparam(f"new_{key}") for key in changed}),
-                                     [values for _incident, values in rows])
+        result = session.execute(statement.values({key: bindparam(f"new_{key}") for key in changed}),
+                                 [values for _incident, values in rows])
         if result.rowcount != len(rows):
             raise IncidentChangedElsewhere(reference)
         for incident, _values in rows:
             # What the flush itself does once it has written a row (SQLAlchemy's own, private step): the object is
             # no longer modified, so later flushes pass it by. Setting each value as committed left it marked
             # modified, and the next flush spent as long finding nothing to write as this saved.
-            inspect(incident)._commit_all(inspect(incident).dict, session.identity_map)
+            state = inspect(incident)
+            state._commit_all(state.dict, session.identity_map)
 
 
 # The attributes of Incident that are its own columns under the same name (``write_moves_version_checked`` writes

@@ -259,7 +259,7 @@ def _breach_rule(stored: str | None) -> Mapping[str, Any] | None:
 # claim fills in afterwards). The claim selects them in this order after the deadline's and passes them by position
 # (by name, through a dict per row, was a tenth of the claim).
 _PASSED_INCIDENT = tuple(f.name for f in fields(PassedIncident)
-                         if f.default is MISSING and f.default_factory is MISSING)[1:]
+                         if f.name != "id" and f.default is MISSING and f.default_factory is MISSING)
 # The deadline's columns: a PassedDeadline's first fields, in its order, then the rule as text (decoded by
 # _breach_rule: of a JSON column, each row's copy would be decoded on its own) and the incident's id.
 _RULE_AT = PassedDeadline._fields.index("on_breach")

@@ -8,12 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, inspect, select, update
 
 from app.clock import frozen_at
 from app.models import AuditEvent, Deadline, Incident, IncidentLink, Person
+from app.services import incidents as incidents_service
 from app.services.audit import verify_chain
-from app.services.incidents import IncidentChangedElsewhere, take_transition, take_transitions
+from app.services.incidents import IncidentChangedElsewhere, flush_version_checked, take_transition, take_transitions
 from app.services.sweep import _because, passed_unmarked
 from tests.deadlines.conftest import utc
 from tests.deadlines.test_sweep import audit_rows, removal_requested, sweep
@@ -70,11 +71,15 @@ def outcome(db, incident: Incident) -> dict:
     }
 
 
-def test_a_batch_of_escalations_leaves_each_incident_as_one_transition_at_a_time_would(db, make, registry):
+def test_a_batch_of_escalations_leaves_each_incident_as_one_transition_at_a_time_would(db, make, registry,
+                                                                                      monkeypatch):
     batched = three_removals(db, registry, make)
     one_by_one = three_removals(db, registry, make)
 
-    with frozen_at(AFTER_A_DAY):  # first, so that their clocks have stopped when the sweep comes
+    with monkeypatch.context() as unit_of_work, frozen_at(AFTER_A_DAY):  # first: their clocks stop before the sweep
+        # One at a time as the ORM's flush writes a step, so the batch's own version-checked write is compared too.
+        unit_of_work.setattr(incidents_service, "write_moves_version_checked",
+                             lambda session, _incidents, reference: flush_version_checked(session, reference))
         for incident in one_by_one:
             comply = next(d for d in incident.deadlines if d.key == "comply")
             take_transition(db, registry, incident, "mark_non_compliant", actor=None, as_role="comms",
@@ -167,6 +172,49 @@ def test_an_incident_with_more_than_its_move_pending_is_written_whole(db, make, 
     assert [db.get(Incident, i.id).state for i in removals] == ["non_compliant"] * 3
     assert db.get(Incident, removals[0].id).assignee_id == colleague.id
     assert [db.get(Incident, i.id).version for i in removals] == [v + 1 for v in versions]
+
+
+def test_a_batch_is_written_by_one_statement_per_set_of_changed_columns_and_leaves_nothing_to_flush(db, make,
+                                                                                                      registry):
+    removals = three_removals(db, registry, make)
+    removals[0].first_action_at = None  # never acted on: its move sets it too, the others' do not
+    db.commit()
+    versions = [i.version for i in removals]
+    updates: list[tuple[str, int]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, many):  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE incidents"):
+            updates.append((statement, len(parameters) if many else 1))
+
+    event.listen(db.get_bind(), "before_cursor_execute", seen)
+    try:
+        with frozen_at(AFTER_A_DAY):
+            take_transitions(db, registry, [(i, "Late.") for i in removals], "mark_non_compliant", as_role="comms")
+        assert not any(inspect(i).modified for i in removals) and not set(removals) & set(db.dirty)
+        db.commit()
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", seen)
+    assert sorted(("first_action_at" in statement, rows) for statement, rows in updates) == [(False, 2), (True, 1)]
+    db.expire_all()
+    stored = [db.get(Incident, i.id) for i in removals]
+    assert [(i.state, i.version) for i in stored] == [("non_compliant", v + 1) for v in versions]
+    assert [i.first_action_at for i in stored] == [AFTER_A_DAY, REQUESTED, REQUESTED]
+
+
+def test_a_change_elsewhere_found_in_a_later_set_of_columns_stops_the_batch_and_nothing_is_half_written(db, make,
+                                                                                                       registry):
+    removals = three_removals(db, registry, make)
+    removals[0].first_action_at = None  # written in a set of columns of its own, ahead of the other two
+    db.commit()
+    before = db.scalar(select(func.count()).select_from(AuditEvent))
+    db.execute(update(Incident.__table__).where(Incident.__table__.c.id == removals[2].id)
+               .values(version=removals[2].version + 1))
+    with frozen_at(AFTER_A_DAY), pytest.raises(IncidentChangedElsewhere):
+        take_transitions(db, registry, [(i, "Late.") for i in removals], "mark_non_compliant", as_role="comms")
+    db.rollback()
+
+    assert {db.get(Incident, i.id).state for i in removals} == {"awaiting_compliance"}
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == before
 
 
 def test_the_breach_pass_reads_only_the_deadlines_still_to_be_marked(db, dialect):
@@ -365,3 +413,11 @@ def test_a_passed_deadline_that_the_batchs_transition_stops_is_not_escalated_aga
     assert [r.transition for r in audit_rows(db, removal, "incident.transition") if r.at >= AFTER_A_DAY] == [
         "mark_non_compliant"]
     assert audit_rows(db, removal, "deadline.escalation_skipped") == []
+
+
+def test_a_passed_incident_carries_every_column_that_decides_who_may_read_it():
+    from app.models.incidents import VISIBILITY_COLUMNS
+    from app.services.sweep import _PASSED_INCIDENT, PassedIncident
+
+    assert set(VISIBILITY_COLUMNS) <= set(_PASSED_INCIDENT)
+    assert [f for f in PassedIncident.__dataclass_fields__][:1] == ["id"]  # the claim passes the id first

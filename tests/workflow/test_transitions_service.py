@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.models import AuditEvent, Incident, Person, User, WorkflowVersion
 from app.services import NotFound
@@ -312,13 +311,61 @@ def test_a_change_committed_by_another_session_is_not_overwritten(app: Flask, db
     audit_before = db.scalar(select(func.count(AuditEvent.id)))
     db.commit()
 
-    with pytest.raises((IncidentChangedElsewhere, StaleDataError)):
+    with pytest.raises(IncidentChangedElsewhere):
         take_transition(db, registry, incident, "request_removal", actor=admin,
                         values={"requested_via": "email", "asked_who": "The author"},
                         expected_version=incident.version)
     db.rollback()
     after = snapshot(db, incident)
     assert (after.state, after.version, after.audit_rows) == ("evidence_captured", 2, audit_before)
+
+
+def test_a_step_rolled_back_with_its_savepoint_leaves_the_incident_as_stored(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """Inside a savepoint the move is written by the flush, whose rollback takes the object back to what is stored:
+    the next step is judged on the incident's real step and version."""
+    registry = registry_of(app)
+    admin = make.user("admin")
+    incident = open_one(db, registry, admin)
+    savepoint = db.begin_nested()
+    take_transition(db, registry, incident, "report_to_platform", actor=admin, values={})
+    savepoint.rollback()
+
+    assert (incident.state, incident.version) == ("evidence_captured", 1)
+    with pytest.raises(TransitionNotAllowed):
+        take_transition(db, registry, incident, "record_platform_outcome", actor=admin,
+                        values={"platform_decision": "removed"})
+    db.rollback()
+    assert (snapshot(db, incident).state, snapshot(db, incident).version) == ("evidence_captured", 1)
+
+
+def test_a_step_on_an_incident_with_more_than_its_move_pending_writes_it_all(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    registry = registry_of(app)
+    admin = make.user("admin")
+    colleague = make.user("comms", team="communications")
+    incident = open_one(db, registry, admin)
+    incident.assignee = colleague  # changed, not yet written, when the step moves it
+    take_transition(db, registry, incident, "report_to_platform", actor=admin, values={})
+    assert not inspect(incident).modified
+    db.commit()
+
+    stored = snapshot(db, incident)
+    assert (stored.state, stored.version) == ("awaiting_platform", 2)
+    assert db.get(Incident, incident.id).assignee_id == colleague.id
+
+
+def test_an_incident_not_yet_stored_is_written_by_the_flush(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    from app.services.incidents import write_moves_version_checked
+
+    registry = registry_of(app)
+    admin = make.user("admin")
+    stored = open_one(db, registry, admin)
+    columns = {c.key: getattr(stored, c.key) for c in Incident.__table__.columns if c.key not in ("id", "reference")}
+    new = Incident(**columns, reference="BD-TEST-0001")
+    db.add(new)
+    new.version = 2  # a move of an incident the session has not written yet
+    write_moves_version_checked(db, [new], new.reference)
+    db.commit()
+    assert db.scalar(select(Incident.version).where(Incident.reference == "BD-TEST-0001")) == 2
 
 
 # --- workflow versions --------------------------------------------------------------------------

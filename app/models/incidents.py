@@ -145,7 +145,8 @@ class Incident(Base):
         back_populates="incident", cascade="all, delete-orphan", order_by="IncidentClause.clause_key"
     )
     deadlines: Mapped[list[Deadline]] = relationship(
-        back_populates="incident", cascade="all, delete-orphan", order_by="Deadline.due_at"
+        # The id breaks ties, so clocks due together come in one order however they are loaded.
+        back_populates="incident", cascade="all, delete-orphan", order_by="(Deadline.due_at, Deadline.id)"
     )
     shares: Mapped[list[IncidentShare]] = relationship(cascade="all, delete-orphan", order_by="IncidentShare.id")
 

@@ -560,6 +560,8 @@ def write_moves_version_checked(session: Session, incidents: list[Incident], ref
     objects back to what is stored, which SQLAlchemy arranges only for the objects its flush wrote; a driver that
     cannot count the rows an executemany matched."""
     by_columns: dict[tuple[str, ...], list[tuple[Incident, dict[str, Any]]]] = {}
+    # The session's connection: asking for it also sends a savepoint begun but not yet sent, so that the connection
+    # knows it is inside one (a scoped session has no in_nested_transaction of its own).
     connection = session.connection()
     plain = connection.dialect.supports_sane_multi_rowcount and not connection.in_nested_transaction()
     for incident in incidents:

@@ -256,8 +256,8 @@ def _breach_rule(stored: str | None) -> Mapping[str, Any] | None:
 
 
 # The incident's columns a PassedIncident is made of: its fields after the id without a default (those with one, the
-# claim fills in afterwards). The claim selects them in this order after the deadline's and passes them by position
-# (by name, through a dict per row, was a tenth of the claim).
+# claim fills in afterwards). The claim selects them in this order after the deadline's and passes them by position,
+# not by name through a dict built per row.
 _PASSED_INCIDENT = tuple(f.name for f in fields(PassedIncident)
                          if f.name != "id" and f.default is MISSING and f.default_factory is MISSING)
 # The deadline's columns: a PassedDeadline's first fields, in its order, then the rule as text (decoded by

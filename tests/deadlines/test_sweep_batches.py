@@ -393,6 +393,50 @@ def test_an_incident_a_later_batch_moves_is_named_at_its_new_step_in_every_messa
     assert named == [step.replace("_", " ")] * 2
 
 
+def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batches_are_all_breached(
+        db, make, registry, monkeypatch):
+    """The breach pass claims in (due time, id) order, each claim from where the last one ended: rows it has marked
+    stay in PostgreSQL's partial index until the commit, and claiming from the start read past all of them again.
+    Deadlines due at the very same moment on either side of a batch's end are each breached once."""
+    from app.services import sweep as sweep_module
+
+    comms = make.user("comms", team="communications")
+    removal = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False)
+    comply = next(d for d in removal.deadlines if d.key == "comply")
+    tied = comply.due_at - timedelta(hours=4)
+    chases = [Deadline(incident_id=removal.id, key=f"chase-{n}", title="Chase the author", why="A check",
+                       duration="20 hours", calendar=comply.calendar, started_at=REQUESTED,
+                       due_at=tied - timedelta(hours=1) if n == 0 else tied, reminders=[], on_breach=None)
+              for n in range(5)]
+    db.add_all(chases)
+    db.commit()
+    monkeypatch.setattr(sweep_module, "BATCH", 2)  # batches: (earlier, tie), (tie, tie), (tie, comply), ()
+    claims: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "breached_at IS NULL" in statement and statement.lstrip().startswith("SELECT"):
+            claims.append((statement, parameters))
+
+    event.listen(db.get_bind(), "before_cursor_execute", seen)
+    try:
+        report = sweep(db, registry, AFTER_A_DAY)
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", seen)
+
+    assert report.breaches == 6
+    db.expire_all()
+    assert all(db.get(Deadline, d.id).breached_at is not None for d in [*chases, comply])
+    breached = [r.object_id for r in audit_rows(db, removal, "deadline.breached")]
+    assert sorted(breached) == sorted(str(d.id) for d in [*chases, comply])
+    assert len(claims) == 4
+    assert "(deadlines.due_at, deadlines.id) >" not in claims[0][0]
+    ends = [chases[1].id, chases[3].id, comply.id]  # the last deadline of each batch, in claim order
+    for (statement, parameters), end in zip(claims[1:], ends, strict=True):
+        assert "(deadlines.due_at, deadlines.id) >" in statement
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        assert end in values
+
+
 def test_a_passed_deadline_that_the_batchs_transition_stops_is_not_escalated_again(db, make, registry):
     """Two passed deadlines of one removal both escalate by "mark_non_compliant". The first moves the incident, and
     the step's effect stops "comply"; the second, stopped meanwhile, must then be left alone: not refused and

@@ -146,3 +146,24 @@ def test_a_refused_incident_page_reads_none_of_the_files_contents(app, db, make,
     read = [s for s in statements if s.lstrip().upper().startswith("SELECT")
             and any(f"FROM {table} " in f"{s} " or f"FROM {table}\n" in s for table in contents)]
     assert read == [], read
+
+
+def test_among_finds_the_same_rows_as_an_in_list_with_one_parameter_on_postgresql(db, make, dialect):
+    from sqlalchemy import update
+
+    from app.models.base import among
+
+    users = [make.user("comms", team="communications") for _ in range(3)]
+    wanted = [users[0].id, users[2].id]
+    db.commit()
+    statements = _statements_while(db.get_bind(), lambda: db.scalars(select(User.id).where(
+        among(db, User.id, wanted))).all())
+    assert sorted(db.scalars(select(User.id).where(among(db, User.id, wanted)))) == sorted(wanted)
+    assert db.scalars(select(User.id).where(among(db, User.id, []))).all() == []
+    db.execute(update(User.__table__).where(among(db, User.__table__.c.id, wanted)).values(name="Renamed"))
+    assert sorted(db.scalars(select(User.id).where(User.name == "Renamed"))) == sorted(wanted)
+    [statement] = [s for s in statements if s.startswith("SELECT users.id")]
+    if dialect == "postgresql":
+        assert "= ANY (" in statement and statement.count("%(") == 1
+    else:
+        assert statement.count("?") == len(wanted)

@@ -26,6 +26,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.clock import utcnow
 from app.models import CaseFile, Deadline, Incident, IncidentShare, User, Warning
+from app.models.base import among
 from app.models.deadlines import NO_MORE_REMINDERS, unbreached
 from app.permissions import Readers
 from app.services import audit, notifications, rota
@@ -96,7 +97,8 @@ class Recipients:
         joined to every claimed row, read the same few hundred users again and again)."""
         missing = {user_id for user_id in ids if user_id is not None and user_id not in self._users}
         if missing:
-            self._users.update((u.id, u) for u in self.session.scalars(select(User).where(User.id.in_(missing))))
+            self._users.update((u.id, u) for u in self.session.scalars(
+                select(User).where(among(self.session, User.id, missing))))
 
     def for_incident(self, incident: Incident | PassedIncident) -> list[User]:
         """The assignee; if nobody is assigned (or they left), everyone in the owning team who may see it."""
@@ -294,8 +296,9 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients, busy:
     in that order, so what lies before it this sweep has marked, or left to the next sweep: a deadline another
     worker holds (SKIP LOCKED), one of a ``busy`` incident, or one this sweep's own escalations started already
     due. On PostgreSQL the rows marked earlier in the transaction keep their entries in the partial index until the
-    transaction ends, and a claim from the start read past all of them again (a million incidents, 10,000 due, batches of 2,000: the claims grew from
-    68-113 ms to 92-147 ms, and the last, which finds none, took 32-79 ms; from the last one claimed, 2-3 ms)."""
+    transaction ends, and a claim from the start read past all of them again (a million incidents, 10,000 due,
+    batches of 2,000: the claims grew from 68-113 ms to 92-147 ms, and the last, which finds none, took 32-79 ms;
+    from the last one claimed, 2-3 ms)."""
     while True:
         claim = passed_unmarked(now)
         if after is not None:
@@ -316,7 +319,7 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients, busy:
         whole: dict[int, Incident] = {}
         if changing:
             whole = {i.id: i for i in session.scalars(
-                select(Incident).where(Incident.id.in_(changing)).options(selectinload(Incident.shares))
+                select(Incident).where(among(session, Incident.id, changing)).options(selectinload(Incident.shares))
                 .with_for_update(skip_locked=True, key_share=True, of=Incident))}
         if taken := changing - whole.keys():
             savepoint.rollback()
@@ -330,12 +333,12 @@ def _claim_passed(session: Session, now: datetime, recipients: Recipients, busy:
         if (incident_id := row[_INCIDENT_ID_AT]) not in incidents:
             incidents[incident_id] = plain[incident_id] = PassedIncident(incident_id, *row[_INCIDENT_AT:])
     if plain:
-        for share in session.scalars(select(IncidentShare).where(IncidentShare.incident_id.in_(plain))):
+        for share in session.scalars(select(IncidentShare).where(among(session, IncidentShare.incident_id, plain))):
             plain[share.incident_id].shares.append(share)
     in_case_files = {i.case_file_id for i in plain.values() if i.case_file_id is not None}
     if in_case_files:
-        case_files = {c.id: c for c in session.scalars(select(CaseFile).where(CaseFile.id.in_(in_case_files))
-                                                       .options(selectinload(CaseFile.reps)))}
+        case_files = {c.id: c for c in session.scalars(
+            select(CaseFile).where(among(session, CaseFile.id, in_case_files)).options(selectinload(CaseFile.reps)))}
         for incident in plain.values():
             if incident.case_file_id is not None:
                 incident.case_file = case_files[incident.case_file_id]
@@ -517,7 +520,7 @@ def _handle_breaches(session: Session, registry: WorkflowRegistry, now: datetime
         after = (batch[-1].due_at, batch[-1].id)
         # The batch's marks in one statement; a deadline the session holds is told the value is stored, so a
         # later flush does not write it again and whoever holds it reads it.
-        session.execute(update(Deadline.__table__).where(Deadline.__table__.c.id.in_([d.id for d in batch]))
+        session.execute(update(Deadline.__table__).where(among(session, Deadline.__table__.c.id, [d.id for d in batch]))
                         .values(breached_at=now))
         entries: list[audit.Entry] = []
         identity_map = session.identity_map

@@ -148,9 +148,10 @@ def _linked_entry(actor: User | None, source: Incident, linked_id: int, linked_r
 
 
 class LinkedOpenings:
-    """The linked incidents a batch of transitions opens (the sweep's escalations), opened together by one
-    ``open_incidents`` call after the batch's effects have run instead of one ``open_incident`` each. An
-    ``open_linked`` with a follow-up step (``then``) needs the incident at once and opens it straight away."""
+    """The linked incidents a step opens (``take_transition``), or a batch of steps (the sweep's escalations), opened
+    together by one ``open_incidents`` call after the effects have run instead of one ``open_incident`` each, their
+    audit rows left for the caller to write with the step's own. An ``open_linked`` with a follow-up step (``then``)
+    needs the incident at once and opens it straight away."""
 
     def __init__(self, actor: User | None) -> None:
         self.actor = actor

@@ -468,6 +468,8 @@ def take_opening_step(session: Session, registry: WorkflowRegistry, incident: In
 def _take(session: Session, registry: WorkflowRegistry, incident: Incident, transition_key: str, *,
           actor: User | None, as_role: str | None, values: dict[str, Any] | None, comment: str | None,
           lock_first: bool) -> Incident:
+    from app.services.effects import LinkedOpenings
+
     if actor is not None and not can_view(actor, incident):
         raise NotFound("No such incident.")
     definition, decision = _decide(session, registry, incident, transition_key, actor=actor, as_role=as_role,
@@ -478,10 +480,20 @@ def _take(session: Session, registry: WorkflowRegistry, incident: Incident, tran
     if lock_first:
         # Written now: the version check (UPDATE … WHERE version = n) takes the row lock before anything else.
         write_moves_version_checked(session, [incident], reference)
-    entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now)
-    audit.record_many(session, [entry for entry in entries if isinstance(entry, audit.Entry)], at=now)
+    # A linked incident the step opens is opened as the sweep's escalations open theirs (``LinkedOpenings``): its
+    # rows written set-wise and its audit rows with the step's own, instead of an incident object flushed twice and
+    # audit rows written one by one.
+    openings = LinkedOpenings(actor=actor)
+    entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now, openings=openings)
+    audit.record_many(session, _audit_rows(entries, openings.open(session, registry)), at=now)
     session.flush()
     return incident
+
+
+def _audit_rows(entries: list[audit.Entry | int], opened: list[list[audit.Entry]]) -> list[audit.Entry]:
+    """A step's audit rows (``_run_step``) in order, with each linked opening's own rows (``LinkedOpenings.open``)
+    in the place of its number."""
+    return [row for entry in entries for row in (opened[entry] if isinstance(entry, int) else [entry])]
 
 
 def take_transitions(
@@ -527,11 +539,7 @@ def take_transitions(
     steps = [_run_step(session, registry, definition, incident, decision, actor=None, now=now, openings=openings)
              for incident, definition, decision in decided]
     opened = openings.open(session, registry)
-    rows: list[audit.Entry] = []
-    for entries in steps:
-        for entry in entries:
-            rows.extend(opened[entry] if isinstance(entry, int) else [entry])
-    audit.record_many(session, rows, at=now)
+    audit.record_many(session, [row for entries in steps for row in _audit_rows(entries, opened)], at=now)
     session.flush()
     return outcome
 

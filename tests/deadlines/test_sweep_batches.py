@@ -77,9 +77,13 @@ def test_a_batch_of_escalations_leaves_each_incident_as_one_transition_at_a_time
     one_by_one = three_removals(db, registry, make)
 
     with monkeypatch.context() as unit_of_work, frozen_at(AFTER_A_DAY):  # first: their clocks stop before the sweep
-        # One at a time as the ORM's flush writes a step, so the batch's own version-checked write is compared too.
+        # One at a time as the ORM's flush writes a step, so the batch's own version-checked write is compared too;
+        # and each linked case opened by open_incident, an object at a time, against the batch's open_incidents.
         unit_of_work.setattr(incidents_service, "write_moves_version_checked",
                              lambda session, _incidents, reference: flush_version_checked(session, reference))
+        run_step = incidents_service._run_step
+        unit_of_work.setattr(incidents_service, "_run_step",
+                             lambda *args, openings, **kwargs: run_step(*args, openings=None, **kwargs))
         for incident in one_by_one:
             comply = next(d for d in incident.deadlines if d.key == "comply")
             take_transition(db, registry, incident, "mark_non_compliant", actor=None, as_role="comms",

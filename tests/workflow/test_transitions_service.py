@@ -241,6 +241,39 @@ def test_the_step_an_incident_takes_as_it_is_opened_is_written_in_one_flush(app:
         AuditEvent.incident_id == incident.id, AuditEvent.action == "incident.transition")) == 1
 
 
+def test_a_step_that_opens_a_linked_case_writes_it_set_wise_and_its_audit_rows_in_one_chain_extension(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """The officer's one-step escalation to a problem-solving case: the linked case opened as the sweep's escalations
+    open theirs (``LinkedOpenings``), no incident object flushed for it, and the three audit rows (the case opened, the
+    link, the step) appended by one extension of the chain, in that order."""
+    from app.models import Deadline, IncidentLink
+
+    registry = registry_of(app)
+    officer, director = make.user("officer"), make.user("director_of_comms")
+    tag = open_one(db, registry, officer, "antagonistic-tag", post=False)
+    take_transition(db, registry, tag, "refer_to_director", actor=officer)
+    take_transition(db, registry, tag, "assess", actor=director, comment="Antagonistic, and not the first.")
+    db.commit()
+    with recording(db) as recorded:
+        take_transition(db, registry, tag, "open_problem_solving", actor=director, comment="A pattern of tags.")
+        db.commit()
+    assert len([s for s in recorded.statements if s.startswith("UPDATE audit_chain_head")]) == 1
+    assert recorded.flushes == 1  # the linked case's rows go by statements of their own, not by an object's flush
+    db.expire_all()
+    [link] = db.scalars(select(IncidentLink).where(IncidentLink.from_id == tag.id)).all()
+    case = db.get(Incident, link.to_id)
+    assert (link.relation, case.workflow_key, case.state, case.subject_id) == (
+        "referred_to", "problem-solving", registry.get("problem-solving").initial, tag.subject_id)
+    assert db.scalars(select(Deadline.key).where(Deadline.incident_id == case.id)).all() == ["triage"]
+    rows = db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(3)).all()[::-1]
+    assert [(r.action, r.incident_id) for r in rows] == [
+        ("incident.opened", case.id), ("incident.linked", tag.id), ("incident.transition", tag.id)]
+    assert rows[1].data == {"relation": "referred_to", "to": case.reference}
+    db.rollback()
+    from app.services.audit import verify_chain
+
+    assert verify_chain(db) is None
+
+
 def test_an_opening_takes_the_audit_chain_head_before_the_reference_counter(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     """Every writer takes the two in the same order, so two openings (or a sweep opening linked incidents while it
     holds the head) never wait for each other (see app.services.audit on the order of locks)."""

@@ -250,41 +250,6 @@ def test_dismissal_starts_the_tribunal_clock_and_prompts_the_regulator_check(db,
                                                           "regulator-ftp-hcpc"}
 
 
-def test_a_dismissal_and_the_tribunal_track_it_opens_with_its_first_step_extend_the_audit_chain_once(
-        db, registry, people) -> None:
-    """The tribunal track is opened at once (its first step, "record_trigger", needs it), but its audit rows wait for
-    the dismissal's own: the track opened, the link, the track's step, the dismissal, in that order, by one statement
-    of the chain head."""
-    from sqlalchemy import event
-
-    rep = people["rep"]
-    with frozen_at(MONDAY):
-        case_file = _open(db, registry, rep)
-        track = case_file.tracks[0]
-        _to_hearing_held(db, registry, track, rep)
-        heads: list[str] = []
-
-        def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-            if statement.startswith("UPDATE audit_chain_head"):
-                heads.append(statement)
-
-        event.listen(db.get_bind(), "before_cursor_execute", seen)
-        try:
-            _step(db, registry, track, "record_dismissal", rep, "Gross misconduct.", outcome="summary_dismissal",
-                  effective_date_of_termination="2026-03-02")
-        finally:
-            event.remove(db.get_bind(), "before_cursor_execute", seen)
-    assert len(heads) == 1
-    db.refresh(case_file)
-    tribunal = next(t for t in case_file.tracks if t.workflow_key == "employment-tribunal")
-    rows = db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(4)).all()[::-1]
-    assert [(r.action, r.incident_id, r.transition) for r in rows] == [
-        ("incident.opened", tribunal.id, None), ("incident.linked", track.id, None),
-        ("incident.transition", tribunal.id, "record_trigger"), ("incident.transition", track.id, "record_dismissal")]
-    db.rollback()
-    assert verify_chain(db) is None
-
-
 def test_advice_becomes_a_case_and_keeps_its_history(db, registry, people) -> None:
     rep = people["rep"]
     case_file = _open(db, registry, rep, workflow="advice")

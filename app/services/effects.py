@@ -128,12 +128,9 @@ def _open_linked(ctx: EffectContext) -> None:
     if ctx.openings is not None and not step:
         ctx.openings.add(source, request, relation)
         return
-    # Its audit rows (opened, linked, the first step's) are written with the step's own when the step gathers them
-    # (``LinkedOpenings.add_opened``): one extension of the chain instead of one each.
-    rows: list[audit.Entry] = []
-    linked = open_incident(ctx.session, ctx.registry, request, actor=ctx.actor, check_role=False, audit_rows=rows)
+    linked = open_incident(ctx.session, ctx.registry, request, actor=ctx.actor, check_role=False)
     ctx.session.add(IncidentLink(from_id=source.id, to_id=linked.id, relation=relation))
-    rows.append(_linked_entry(ctx.actor, source, linked.id, linked.reference, relation))
+    audit.record_many(ctx.session, [_linked_entry(ctx.actor, source, linked.id, linked.reference, relation)])
     if step:
         from app.services.incidents import take_opening_step
 
@@ -141,11 +138,7 @@ def _open_linked(ctx: EffectContext) -> None:
         declared = {f.key for f in then.fields}
         take_opening_step(ctx.session, ctx.registry, linked, step, actor=ctx.actor, as_role=then.roles[0],
                           values={k: v for k, v in ctx.values.items() if k in declared},
-                          comment=f"Started from {source.reference}.", audit_rows=rows)
-    if ctx.openings is not None:
-        ctx.openings.add_opened(rows)
-    else:
-        audit.record_many(ctx.session, rows)
+                          comment=f"Started from {source.reference}.")
 
 
 def _linked_entry(actor: User | None, source: Incident, linked_id: int, linked_reference: str,
@@ -158,12 +151,11 @@ class LinkedOpenings:
     """The linked incidents a step opens (``take_transition``), or a batch of steps (the sweep's escalations), opened
     together by one ``open_incidents`` call after the effects have run instead of one ``open_incident`` each, their
     audit rows left for the caller to write with the step's own. An ``open_linked`` with a follow-up step (``then``)
-    needs the incident at once and opens it straight away; its audit rows are kept in its place (``add_opened``)."""
+    needs the incident at once and opens it straight away."""
 
     def __init__(self, actor: User | None) -> None:
         self.actor = actor
-        # An opening still to make, or the audit rows of one made already.
-        self._wanted: list[tuple[Incident, OpenRequest, str] | list[audit.Entry]] = []
+        self._wanted: list[tuple[Incident, OpenRequest, str]] = []
 
     @property
     def waiting(self) -> int:
@@ -173,28 +165,18 @@ class LinkedOpenings:
     def add(self, source: Incident, request: OpenRequest, relation: str) -> None:
         self._wanted.append((source, request, relation))
 
-    def add_opened(self, rows: list[audit.Entry]) -> None:
-        """An opening made already (with a follow-up step), whose audit rows are still to write."""
-        self._wanted.append(rows)
-
     def open(self, session: Session, registry: WorkflowRegistry) -> list[list[audit.Entry]]:
         """Open them all and link each to its source; per opening, the audit rows still to write, in order
         (the new incident's "incident.opened", then its source's "incident.linked")."""
         from app.services.incidents import open_incidents
 
-        to_open = [wanted for wanted in self._wanted if isinstance(wanted, tuple)]
-        if not to_open:
-            return [wanted for wanted in self._wanted if isinstance(wanted, list)]
-        opened = iter(open_incidents(session, registry, [request for _source, request, _relation in to_open],
-                                     actor=self.actor, check_role=False, write_audit=False))
+        if not self._wanted:
+            return []
+        opened = open_incidents(session, registry, [request for _source, request, _relation in self._wanted],
+                                actor=self.actor, check_role=False, write_audit=False)
         rows = []
         links = []
-        for wanted in self._wanted:
-            if isinstance(wanted, list):
-                rows.append(wanted)
-                continue
-            source, _request, relation = wanted
-            linked = next(opened)
+        for (source, _request, relation), linked in zip(self._wanted, opened, strict=True):
             links.append({"from_id": source.id, "to_id": linked.id, "relation": relation})
             rows.append([*([linked.entry] if linked.entry is not None else []),
                          _linked_entry(self.actor, source, linked.id, linked.reference, relation)])

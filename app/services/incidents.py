@@ -199,10 +199,8 @@ def open_incident(
     *,
     actor: User | None,
     check_role: bool = True,
-    audit_rows: list[audit.Entry] | None = None,
 ) -> Incident:
-    """Open an incident at its workflow's initial state and run the workflow's opening effects. With ``audit_rows``
-    its "incident.opened" row is added there for the caller to write, instead of written now."""
+    """Open an incident at its workflow's initial state and run the workflow's opening effects."""
     from app.services.effects import run_effects
 
     checked = check_open(registry, request, actor=actor, check_role=check_role)
@@ -243,12 +241,8 @@ def open_incident(
     post_day = request.post.posted_at.date() if request.post and request.post.posted_at else now.date()
     cited = cite(session, registry.catalogues, incident, request.clauses, actor=actor, on=post_day)
     session.flush()
-    opened = audit.Entry(actor=actor, action="incident.opened", incident=incident, to_state=incident.state,
-                         data={"workflow": definition.key, "title": title, "clauses": cited, "severity": severity})
-    if audit_rows is None:
-        audit.record_many(session, [opened])
-    else:
-        audit_rows.append(opened)
+    audit.record(session, actor=actor, action="incident.opened", incident=incident, to_state=incident.state,
+                 data={"workflow": definition.key, "title": title, "clauses": cited, "severity": severity})
     run_effects(session, registry, definition, incident, definition.on_open, values={}, actor=actor)
     session.flush()
     return incident
@@ -463,19 +457,17 @@ def take_transition(
 
 
 def take_opening_step(session: Session, registry: WorkflowRegistry, incident: Incident, transition_key: str, *,
-                      actor: User | None, as_role: str | None, values: dict[str, Any], comment: str,
-                      audit_rows: list[audit.Entry] | None = None) -> Incident:
+                      actor: User | None, as_role: str | None, values: dict[str, Any], comment: str) -> Incident:
     """``take_transition`` for the step an incident takes as it is opened, in the transaction that opened it (a
     linked track's ``then``). Nobody else can see its row before the commit, so no version-checked UPDATE needs to
-    take the row's lock ahead of the step: the move is written with the rest of it, one flush fewer. With
-    ``audit_rows`` its audit rows are added there, for the caller to write with the opening's own."""
+    take the row's lock ahead of the step: the move is written with the rest of it, one flush fewer."""
     return _take(session, registry, incident, transition_key, actor=actor, as_role=as_role, values=values,
-                 comment=comment, lock_first=False, audit_rows=audit_rows)
+                 comment=comment, lock_first=False)
 
 
 def _take(session: Session, registry: WorkflowRegistry, incident: Incident, transition_key: str, *,
           actor: User | None, as_role: str | None, values: dict[str, Any] | None, comment: str | None,
-          lock_first: bool, audit_rows: list[audit.Entry] | None = None) -> Incident:
+          lock_first: bool) -> Incident:
     from app.services.effects import LinkedOpenings
 
     if actor is not None and not can_view(actor, incident):
@@ -493,11 +485,7 @@ def _take(session: Session, registry: WorkflowRegistry, incident: Incident, tran
     # audit rows written one by one.
     openings = LinkedOpenings(actor=actor)
     entries = _run_step(session, registry, definition, incident, decision, actor=actor, now=now, openings=openings)
-    rows = _audit_rows(entries, openings.open(session, registry))
-    if audit_rows is None:
-        audit.record_many(session, rows, at=now)
-    else:
-        audit_rows.extend(rows)
+    audit.record_many(session, _audit_rows(entries, openings.open(session, registry)), at=now)
     session.flush()
     return incident
 

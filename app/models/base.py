@@ -60,10 +60,12 @@ class Base(DeclarativeBase):
 
 def among(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """``column IN values`` for the database ``session`` is bound to. On PostgreSQL it is ``column = ANY(:values)``,
-    one array parameter: an IN list is one parameter a value, which SQLAlchemy renders and psycopg parses again
-    whenever the list's length changes (too long a statement for either to keep). At a million incidents, for
-    2,000 ids, a SELECT of the incidents' shares took 20.1 ms as an IN list and 5.7 as an array, and an UPDATE of
-    the deadlines 110.5 against 94.7 (medians of six). Elsewhere the plain IN list."""
+    one array parameter: an IN list is one parameter a value, which SQLAlchemy renders into the statement at every
+    execution and psycopg then parses (a statement that long is too long for its cache). The server plans both
+    alike; the gain is the client's. At a million incidents, for 2,000 ids, a SELECT of the incidents' shares took
+    20.1 ms as an IN list and 5.7 as an array, and an UPDATE of the deadlines 110.5 against 94.7 (medians of six;
+    the sweep's own CPU time, alternately, 865 against 803 ms: bench/RESULTS.md run 32). Elsewhere the plain IN
+    list."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)

@@ -145,6 +145,9 @@ class Entry:
     # (the import, the sweep's breach marks): used only when ``incident`` is None.
     incident_id: int | None = None
     workflow_version: str | None = None
+    # When it happened, for a row written after the moment it records (a linked case's "incident.opened", written
+    # with the step that opened it): its incident's own time, not the step's. None: the time ``record_many`` is given.
+    at: datetime | None = None
 
 
 def record(
@@ -173,7 +176,8 @@ def record(
 
 def record_many(session: Session, entries: list[Entry], at: datetime | None = None) -> list[int]:
     """Append rows in order, extending the chain once: one head lock and one INSERT for the lot (the
-    deadline sweep writes thousands at a time). Returns the new rows' ids."""
+    deadline sweep writes thousands at a time). Each row is stamped with its entry's own ``at`` if it has one, else
+    with ``at`` (default: now). Returns the new rows' ids."""
     if not entries:
         return []
     if any(e.incident is not None and e.incident.id is None for e in entries):
@@ -186,8 +190,9 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
     rows = []
     for entry in entries:
         actor, incident = entry.actor, entry.incident
+        when, when_text = (now, now_text) if entry.at is None else (entry.at, entry.at.isoformat())
         row = {
-            "at": now,
+            "at": when,
             "actor_id": actor.id if actor is not None else None,
             "actor_label": entry.actor_label or (actor.email if actor is not None else "system"),
             "action": entry.action,
@@ -204,7 +209,7 @@ def record_many(session: Session, entries: list[Entry], at: datetime | None = No
             "prev_hash": previous,
         }
         # Hashed from the very values inserted, in the form verify_chain recomputes from the stored row.
-        row["hash"] = previous = hashlib.sha256(_canonical_values(row, now_text)).hexdigest()
+        row["hash"] = previous = hashlib.sha256(_canonical_values(row, when_text)).hexdigest()
         rows.append(row)
     ids = insert_rows(session, AuditEvent.__table__, rows) if len(rows) > 1 else [session.scalar(_INSERT_ONE, rows[0])]
     # The chain is walked in id order, so the ids must follow the order the hashes were chained in.

@@ -33,7 +33,8 @@ class EffectContext:
     values: dict[str, Any]
     actor: User | None
     params: dict[str, Any]
-    # Set by a batch of transitions (``take_transitions``): ``open_linked`` leaves its opening to the batch.
+    # Set by a step (``take_transition``) or a batch of them (``take_transitions``): ``open_linked`` leaves its
+    # opening to them, made once the effects have run.
     openings: LinkedOpenings | None = None
 
 
@@ -150,8 +151,11 @@ def _linked_entry(actor: User | None, source: Incident, linked_id: int, linked_r
 class LinkedOpenings:
     """The linked incidents a step opens (``take_transition``), or a batch of steps (the sweep's escalations), opened
     together by one ``open_incidents`` call after the effects have run instead of one ``open_incident`` each, their
-    audit rows left for the caller to write with the step's own. An ``open_linked`` with a follow-up step (``then``)
-    needs the incident at once and opens it straight away."""
+    audit rows left for the caller to write with the step's own (each "incident.opened" at its incident's own
+    time). So a step's rows come in this order: those its effects write as they run, then per opening the case
+    opened and the link, then the step. A case ``open_incidents`` cannot open set-wise (one in a members' case
+    file) is opened by ``open_incident``, which writes its "incident.opened" at once. An ``open_linked`` with a
+    follow-up step (``then``) needs the incident at once and opens it straight away, writing its rows as it goes."""
 
     def __init__(self, actor: User | None) -> None:
         self.actor = actor

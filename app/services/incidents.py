@@ -369,7 +369,7 @@ def open_incidents(
         entry = audit.Entry(actor=actor, action="incident.opened", incident_id=incident_id,
                             workflow_version=row["workflow_version"], to_state=row["state"],
                             data={"workflow": check.definition.key, "title": check.title, "clauses": cited_keys[i],
-                                  "severity": check.severity})
+                                  "severity": check.severity}, at=now)  # its created_at, whenever it is written
         results[i] = Opened(incident_id, row["reference"], row["workflow_version"], post_ids.get(i), entry)
     if write_audit:
         audit.record_many(session, [results[i].entry for i in bulk])  # type: ignore[misc]

@@ -407,7 +407,8 @@ def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batche
     comms = make.user("comms", team="communications")
     removal = removal_requested(db, registry, comms, at=REQUESTED, patient_info=False)
     comply = next(d for d in removal.deadlines if d.key == "comply")
-    tied = comply.due_at - timedelta(hours=4)
+    # With microseconds: the cursor's due time must be bound as SQLite stores it, or the tie would sort apart.
+    tied = comply.due_at - timedelta(hours=4) + timedelta(microseconds=123456)
     chases = [Deadline(incident_id=removal.id, key=f"chase-{n}", title="Chase the author", why="A check",
                        duration="20 hours", calendar=comply.calendar, started_at=REQUESTED,
                        due_at=tied - timedelta(hours=1) if n == 0 else tied, reminders=[], on_breach=None)
@@ -415,6 +416,14 @@ def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batche
     db.add_all(chases)
     db.commit()
     monkeypatch.setattr(sweep_module, "BATCH", 2)  # batches: (earlier, tie), (tie, tie), (tie, comply), ()
+    claim = sweep_module._claim_passed
+    cursors: list[object] = []
+
+    def claimed_after(*args, **kwargs):  # type: ignore[no-untyped-def]
+        cursors.append(args[-1])
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_claim_passed", claimed_after)
     claims: list[tuple[str, object]] = []
 
     def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:
@@ -434,11 +443,9 @@ def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batche
     assert sorted(breached) == sorted(str(d.id) for d in [*chases, comply])
     assert len(claims) == 4
     assert "(deadlines.due_at, deadlines.id) >" not in claims[0][0]
-    ends = [chases[1].id, chases[3].id, comply.id]  # the last deadline of each batch, in claim order
-    for (statement, parameters), end in zip(claims[1:], ends, strict=True):
-        assert "(deadlines.due_at, deadlines.id) >" in statement
-        values = parameters.values() if isinstance(parameters, dict) else parameters
-        assert end in values
+    assert all("(deadlines.due_at, deadlines.id) >" in statement for statement, _parameters in claims[1:])
+    # Each claim after the first starts past the greatest deadline of the batch before.
+    assert cursors == [None, *((d.due_at, d.id) for d in (chases[1], chases[3], comply))]
 
 
 def test_a_passed_deadline_that_the_batchs_transition_stops_is_not_escalated_again(db, make, registry):

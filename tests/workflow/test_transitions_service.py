@@ -268,6 +268,11 @@ def test_a_step_that_opens_a_linked_case_writes_it_set_wise_and_its_audit_rows_i
     assert [(r.action, r.incident_id) for r in rows] == [
         ("incident.opened", case.id), ("incident.linked", tag.id), ("incident.transition", tag.id)]
     assert rows[1].data == {"relation": "referred_to", "to": case.reference}
+    # Written together, each at its own time (the clock runs here): the case opened when it was created, the step
+    # when the incident entered its new state.
+    stored_tag = db.get(Incident, tag.id)
+    assert (rows[0].at, rows[2].at) == (case.created_at, stored_tag.state_entered_at)
+    assert rows[0].at > rows[2].at  # the case is opened once the step's effects have run
     db.rollback()
     from app.services.audit import verify_chain
 

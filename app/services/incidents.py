@@ -242,7 +242,8 @@ def open_incident(
     cited = cite(session, registry.catalogues, incident, request.clauses, actor=actor, on=post_day)
     session.flush()
     audit.record(session, actor=actor, action="incident.opened", incident=incident, to_state=incident.state,
-                 data={"workflow": definition.key, "title": title, "clauses": cited, "severity": severity})
+                 data={"workflow": definition.key, "title": title, "clauses": cited, "severity": severity},
+                 at=now)  # its created_at, as open_incidents stamps its rows
     run_effects(session, registry, definition, incident, definition.on_open, values={}, actor=actor)
     session.flush()
     return incident

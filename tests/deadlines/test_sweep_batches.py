@@ -444,7 +444,7 @@ def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batche
     assert len(claims) == 4
     assert "(deadlines.due_at, deadlines.id) >" not in claims[0][0]
     assert all("(deadlines.due_at, deadlines.id) >" in statement for statement, _parameters in claims[1:])
-    # Each claim after the first starts past the greatest deadline of the batch before.
+    # Each claim after the first starts past the last deadline of the batch before.
     assert cursors == [None, *((d.due_at, d.id) for d in (chases[1], chases[3], comply))]
 
 

@@ -279,6 +279,24 @@ def test_a_step_that_opens_a_linked_case_writes_it_set_wise_and_its_audit_rows_i
     assert verify_chain(db) is None
 
 
+def test_an_incidents_opened_row_holds_the_time_it_was_created_whichever_way_it_is_opened(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
+    """One at a time (``open_incident``: a linked track with a first step, a members' case) or set-wise: the
+    "incident.opened" row's time is the incident's ``created_at`` (the clock runs here), not whenever the row is
+    written."""
+    from app.services.incidents import open_incidents
+
+    registry = registry_of(app)
+    admin = make.user("admin")
+    alone = open_incident(db, registry, OpenRequest(workflow_key="problem-solving", title="A post"), actor=admin)
+    [opened] = open_incidents(db, registry, [OpenRequest(workflow_key="problem-solving", title="Another")],
+                              actor=admin)
+    db.commit()
+    for incident_id in (alone.id, opened.id):
+        created = db.get(Incident, incident_id).created_at
+        assert db.scalar(select(AuditEvent.at).where(AuditEvent.incident_id == incident_id,
+                                                     AuditEvent.action == "incident.opened")) == created
+
+
 def test_an_opening_takes_the_audit_chain_head_before_the_reference_counter(app: Flask, db: Session, make) -> None:  # type: ignore[no-untyped-def]
     """Every writer takes the two in the same order, so two openings (or a sweep opening linked incidents while it
     holds the head) never wait for each other (see app.services.audit on the order of locks)."""

@@ -424,11 +424,11 @@ def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batche
         return claim(*args, **kwargs)
 
     monkeypatch.setattr(sweep_module, "_claim_passed", claimed_after)
-    claims: list[tuple[str, object]] = []
+    claims: list[str] = []
 
-    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
         if "breached_at IS NULL" in statement and statement.lstrip().startswith("SELECT"):
-            claims.append((statement, parameters))
+            claims.append(statement)
 
     event.listen(db.get_bind(), "before_cursor_execute", seen)
     try:
@@ -442,8 +442,8 @@ def test_each_claim_starts_past_the_last_deadline_claimed_and_ties_across_batche
     breached = [r.object_id for r in audit_rows(db, removal, "deadline.breached")]
     assert sorted(breached) == sorted(str(d.id) for d in [*chases, comply])
     assert len(claims) == 4
-    assert "(deadlines.due_at, deadlines.id) >" not in claims[0][0]
-    assert all("(deadlines.due_at, deadlines.id) >" in statement for statement, _parameters in claims[1:])
+    assert "(deadlines.due_at, deadlines.id) >" not in claims[0]
+    assert all("(deadlines.due_at, deadlines.id) >" in statement for statement in claims[1:])
     # Each claim after the first starts past the last deadline of the batch before.
     assert cursors == [None, *((d.due_at, d.id) for d in (chases[1], chases[3], comply))]
 
